@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers for tests of THP advice on VMAs: what smaps says of a VMA, and
+ * mappings whose VMA cannot merge with a neighbour.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
+#include "thp_vma.h"
+
+static void parse_vmflags(const char *flags, struct smaps_vma *vma)
+{
+	const char *p = flags;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "hg", 2) && (p[2] == ' ' || p[2] == '\n' || !p[2]))
+			vma->hg = true;
+		if (!strncmp(p, "nh", 2) && (p[2] == ' ' || p[2] == '\n' || !p[2]))
+			vma->nh = true;
+		while (*p && *p != ' ')
+			p++;
+	}
+}
+
+bool smaps_vma_at(const void *addr, struct smaps_vma *vma)
+{
+	unsigned long target = (unsigned long)addr;
+	unsigned long start, end;
+	bool found = false;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			if (found)
+				break;
+			if (start <= target && target < end) {
+				found = true;
+				memset(vma, 0, sizeof(*vma));
+				vma->start = start;
+				vma->end = end;
+				vma->thp_eligible = -1;
+			}
+			continue;
+		}
+		if (!found)
+			continue;
+		if (!strncmp(line, "VmFlags:", 8))
+			parse_vmflags(line + 8, vma);
+		else if (!strncmp(line, "THPeligible:", 12))
+			sscanf(line + 12, "%d", &vma->thp_eligible);
+		else if (!strncmp(line, "AnonHugePages:", 14))
+			sscanf(line + 14, "%lu", &vma->anon_huge_kb);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+int vma_count(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int count = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0)
+		count++;
+	free(line);
+	fclose(f);
+	return count;
+}
+
+bool thp_configured(void)
+{
+	return access(THP_SYSFS_DIR "/enabled", F_OK) == 0;
+}
+
+bool madv_clr_hugepage_supported(void)
+{
+	size_t len = getpagesize();
+	bool supported;
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	supported = madvise(p, len, MADV_CLR_HUGEPAGE) == 0;
+	munmap(p, len);
+	return supported;
+}
+
+/*
+ * Map @size bytes of anonymous memory at a @pmd_size boundary, with a
+ * PROT_NONE PMD on each side so that the VMA never merges with another
+ * one: tests compare its bounds and the number of VMAs.
+ */
+void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
+		       size_t *reservation_size)
+{
+	size_t total = size + 3 * pmd_size;
+	unsigned long area;
+	char *res;
+
+	res = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	area = ((unsigned long)res + 2 * pmd_size - 1) & ~(pmd_size - 1);
+	if (mmap((void *)area, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		munmap(res, total);
+		return MAP_FAILED;
+	}
+	*reservation = res;
+	*reservation_size = total;
+	return (void *)area;
+}
+
+/* A userfaultfd with the API handshake done; -errno on failure. */
+int uffd_open_api(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -errno;
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(uffd);
+		return -err;
+	}
+	return uffd;
+}
+
+static int serve_fault(struct fault_server *srv, const struct uffd_msg *msg)
+{
+	unsigned long addr = msg->arg.pagefault.address & ~(srv->page_size - 1);
+	struct uffdio_copy copy = {
+		.dst = addr,
+		.src = (unsigned long)srv->page,
+		.len = srv->page_size,
+	};
+
+	srv->fill(srv->page, addr);
+	if (ioctl(srv->uffd, UFFDIO_COPY, &copy) && errno != EEXIST)
+		return errno;
+	srv->faults++;
+	return 0;
+}
+
+static void *fault_server_main(void *arg)
+{
+	struct fault_server *srv = arg;
+	struct pollfd fds[2] = {
+		{ .fd = srv->uffd, .events = POLLIN },
+		{ .fd = srv->stop_fd, .events = POLLIN },
+	};
+	struct uffd_msg msg;
+
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			srv->error = errno;
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		if (read(srv->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
+			if (errno == EAGAIN)
+				continue;
+			srv->error = errno;
+			break;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT) {
+			srv->error = EPROTO;
+			break;
+		}
+		srv->error = serve_fault(srv, &msg);
+		if (srv->error)
+			break;
+	}
+	return NULL;
+}
+
+int fault_server_start(struct fault_server *srv, int uffd,
+		       void (*fill)(void *page, unsigned long addr))
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->uffd = uffd;
+	srv->fill = fill;
+	srv->page_size = getpagesize();
+	srv->page = aligned_alloc(srv->page_size, srv->page_size);
+	if (!srv->page)
+		return -ENOMEM;
+	srv->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (srv->stop_fd < 0) {
+		free(srv->page);
+		return -errno;
+	}
+	if (pthread_create(&srv->thread, NULL, fault_server_main, srv)) {
+		close(srv->stop_fd);
+		free(srv->page);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Stop the server; -errno of its first failure, 0 if it had none. */
+int fault_server_stop(struct fault_server *srv)
+{
+	uint64_t one = 1;
+
+	if (write(srv->stop_fd, &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	pthread_join(srv->thread, NULL);
+	close(srv->stop_fd);
+	free(srv->page);
+	return -srv->error;
+}
