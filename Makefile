@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
+.PHONY: demo help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
 
 help:
+	@echo "make demo         build and boot the patched kernel, migrate a live workload"
+	@echo "                  with each restore strategy, print the table"
 	@echo "make check        everything: deps, tree, config, build, series checks,"
 	@echo "                  host selftests, harness tests, guest kselftests; ends"
 	@echo "                  with 'N passed, N failed, N skipped'"
@@ -36,6 +38,9 @@ harness: build
 	tests/harness/run /dev/null
 check:
 	$(S)/check
+demo: build
+	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"
+	$(S)/vm --timeout 600 -- build/userspace/lazyrestore run --strategy all --size 32
 clean:
 	rm -rf build
 distclean: clean

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where the workload's memory lives: one VMA per THP state, at fixed
+ * addresses so that the destination can map it at the same place.
+ */
+#ifndef LAZYRESTORE_LAYOUT_H
+#define LAZYRESTORE_LAYOUT_H
+
+#include <stdint.h>
+
+#include "image.h"
+
+#define LAYOUT_BASE	0x200000000000ULL	/* above ASan's shadow memory */
+#define LAYOUT_MAX	3
+#define PMD_BYTES	(2ULL << 20)
+
+struct layout {
+	struct vma_rec vma[LAYOUT_MAX];
+	int n;
+	unsigned int hot_permille;	/* pages the workload keeps dirtying */
+	unsigned int seed;
+};
+
+static inline void layout_init(struct layout *l, uint64_t region_bytes,
+			       unsigned int hot_permille, unsigned int seed)
+{
+	static const uint32_t advice[LAYOUT_MAX] = {
+		THP_ADVICE_NONE, THP_ADVICE_HUGEPAGE, THP_ADVICE_NOHUGEPAGE,
+	};
+	uint64_t at = LAYOUT_BASE;
+
+	l->n = LAYOUT_MAX;
+	l->hot_permille = hot_permille;
+	l->seed = seed;
+	for (int i = 0; i < l->n; i++) {
+		/* A 2 MiB gap: neighbouring VMAs never merge. */
+		l->vma[i] = (struct vma_rec){ at, at + region_bytes, 3, advice[i] };
+		at += region_bytes + PMD_BYTES;
+	}
+}
+
+/* Is page @addr one the workload keeps writing? */
+static inline int layout_is_hot(const struct layout *l, uint64_t addr)
+{
+	uint64_t h = (addr >> 12) * 0x9e3779b97f4a7c15ULL ^ l->seed;
+
+	return (h >> 32) % 1000 < l->hot_permille;
+}
+
+#endif

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Source workload -> pre-copy into images -> freeze -> destination
+ * restored with a strategy -> dirty pages post-copied on demand -> every
+ * page, VmFlags, VMA layout and THP coverage compared with the source.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checksum.h"
+#include "dest.h"
+#include "image.h"
+#include "layout.h"
+#include "lazy.h"
+#include "migrate.h"
+#include "procfs.h"
+#include "proto.h"
+#include "workload.h"
+
+#define CHUNK_PAGES 256
+
+struct run_state {
+	const struct config *cfg;
+	struct result *res;
+	struct layout l;
+	long ps;
+	pid_t source, dest;
+	int source_mem;		/* /proc/SOURCE/mem */
+	int sock;
+	struct runs dirty;
+	uint64_t *pre_sums;	/* each page as pre-copied */
+	uint64_t *src_sums;	/* each page at freeze */
+};
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ms_between(t0, &t);
+}
+
+static int failf(struct run_state *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!s->res->error[0]) {
+		va_start(ap, fmt);
+		vsnprintf(s->res->error, sizeof(s->res->error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const char *exit_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "status %#x", status);
+	return buf;
+}
+
+static int start_source(struct run_state *s)
+{
+	char c, buf[64];
+	int p[2], status;
+
+	if (pipe2(p, O_CLOEXEC))
+		return failf(s, "pipe: %s", strerror(errno));
+	s->source = fork();
+	if (s->source < 0)
+		return failf(s, "fork: %s", strerror(errno));
+	if (s->source == 0) {
+		close(p[0]);
+		_exit(workload_run(&s->l, p[1]));
+	}
+	close(p[1]);
+	if (proto_read_all(p[0], &c, 1, 60000)) {
+		close(p[0]);
+		if (waitpid(s->source, &status, WNOHANG) == s->source) {
+			s->source = 0;
+			return failf(s, "the workload died before it was ready (%s)",
+				     exit_text(status, buf, sizeof(buf)));
+		}
+		return failf(s, "the workload did not get ready in 60 s");
+	}
+	close(p[0]);
+	snprintf(buf, sizeof(buf), "/proc/%d/mem", (int)s->source);
+	s->source_mem = open(buf, O_RDONLY | O_CLOEXEC);
+	if (s->source_mem < 0)
+		return failf(s, "%s: %s (needs root or ptrace rights)", buf, strerror(errno));
+	return 0;
+}
+
+/* Through /proc/PID/mem: works without CONFIG_CROSS_MEMORY_ATTACH too. */
+static int read_source(struct run_state *s, uint64_t addr, void *buf, uint64_t len)
+{
+	return pread(s->source_mem, buf, len, addr) == (ssize_t)len ? 0 : -1;
+}
+
+/* Live: soft-dirty cleared, then every page into the images. */
+static int precopy(struct run_state *s)
+{
+	struct vma_rec recs[LAYOUT_MAX];
+	struct img_writer w;
+	struct img_error err;
+	struct vma_info *v;
+	size_t nv;
+	char *buf;
+	int ret = 0;
+
+	/* Every page was just written: none soft-dirty means no soft-dirty. */
+	if (proc_pages_with(s->source, s->l.vma[0].start, s->l.vma[0].start + s->ps,
+			    PM_SOFT_DIRTY_BIT, &s->dirty))
+		return failf(s, "reading the workload's pagemap: %s", strerror(errno));
+	s->res->soft_dirty = s->dirty.n > 0;
+	runs_free(&s->dirty);
+	if (s->res->soft_dirty && proc_clear_soft_dirty(s->source))
+		return failf(s, "clearing soft-dirty bits: %s", strerror(errno));
+	v = proc_vmas(s->source, s->l.vma[0].start, s->l.vma[s->l.n - 1].end, &nv);
+	if (!v || nv != (size_t)s->l.n) {
+		free(v);
+		return failf(s, "the workload's VMAs are not its layout's");
+	}
+	for (int i = 0; i < s->l.n; i++) {
+		recs[i] = s->l.vma[i];
+		recs[i].thp = v[i].hg ? THP_ADVICE_HUGEPAGE : v[i].nh ? THP_ADVICE_NOHUGEPAGE :
+			      THP_ADVICE_NONE;
+	}
+	free(v);
+	buf = malloc(CHUNK_PAGES * s->ps);
+	s->pre_sums = malloc(s->res->pages * sizeof(*s->pre_sums));
+	if (!buf || !s->pre_sums) {
+		free(buf);
+		return failf(s, "out of memory");
+	}
+	if (img_writer_open(&w, s->cfg->image_dir, s->ps, &err)) {
+		free(buf);
+		return failf(s, "%s/%s: %s", s->cfg->image_dir, err.file, err.msg);
+	}
+	for (int i = 0; i < s->l.n && !ret; i++) {
+		for (uint64_t a = recs[i].start; a < recs[i].end && !ret; a += CHUNK_PAGES * s->ps) {
+			uint64_t len = recs[i].end - a < CHUNK_PAGES * (uint64_t)s->ps ?
+				       recs[i].end - a : CHUNK_PAGES * (uint64_t)s->ps;
+
+			if (read_source(s, a, buf, len))
+				ret = failf(s, "reading the workload's memory: %s", strerror(errno));
+			else if (img_writer_add(&w, a / s->ps, len / s->ps, buf, &err))
+				ret = failf(s, "%s: %s", err.file, err.msg);
+			for (uint64_t p = 0; !ret && p < len / s->ps; p++)
+				s->pre_sums[s->res->precopied++] = page_checksum(buf + p * s->ps, s->ps);
+		}
+	}
+	free(buf);
+	if (ret) {
+		img_writer_abort(&w);
+		return ret;
+	}
+	if (img_writer_finish(&w, recs, s->l.n, &err))
+		return failf(s, "%s: %s", err.file, err.msg);
+	return 0;
+}
+
+static int freeze(struct run_state *s)
+{
+	char buf[64];
+	int status;
+
+	if (kill(s->source, SIGSTOP) || waitpid(s->source, &status, WUNTRACED) != s->source)
+		return failf(s, "freezing the workload: %s", strerror(errno));
+	if (!WIFSTOPPED(status)) {
+		s->source = 0;
+		return failf(s, "the workload died (%s)", exit_text(status, buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+static int record_source(struct run_state *s)
+{
+	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end, k = 0;
+	char *buf = malloc(CHUNK_PAGES * s->ps);
+	int ret = 0;
+
+	struct runs soft = RUNS_INIT, missed = RUNS_INIT;
+
+	if (!buf || (s->res->soft_dirty &&
+		     proc_pages_with(s->source, lo, hi, PM_SOFT_DIRTY_BIT, &soft))) {
+		free(buf);
+		runs_free(&soft);
+		return failf(s, "reading the workload's pagemap: %s", strerror(errno));
+	}
+	s->src_sums = malloc(s->res->pages * sizeof(*s->src_sums));
+	for (int i = 0; s->src_sums && i < s->l.n && !ret; i++) {
+		for (uint64_t a = s->l.vma[i].start; a < s->l.vma[i].end && !ret; a += CHUNK_PAGES * s->ps) {
+			if (read_source(s, a, buf, CHUNK_PAGES * s->ps))
+				ret = failf(s, "reading the frozen workload: %s", strerror(errno));
+			for (int p = 0; !ret && p < CHUNK_PAGES; p++, k++) {
+				s->src_sums[k] = page_checksum(buf + p * s->ps, s->ps);
+				/*
+				 * Lazy: the pages that changed since the pre-copy.
+				 * Soft-dirty alone would do, but it marks a whole
+				 * THP when one of its pages is written, and that
+				 * hides partially filled PMD ranges.
+				 */
+				if (s->src_sums[k] != s->pre_sums[k] &&
+				    runs_add(&s->dirty, a / s->ps + p, 1))
+					ret = failf(s, "out of memory");
+			}
+		}
+	}
+	free(buf);
+	s->res->soft_dirty_pages = runs_pages(&soft);
+	/* Every changed page must have been written since the pre-copy. */
+	if (!ret && s->res->soft_dirty && runs_subtract(&s->dirty, &soft, &missed) == 0 && missed.n)
+		ret = failf(s, "soft-dirty missed %llu changed pages, first at %#llx",
+			    (unsigned long long)runs_pages(&missed),
+			    (unsigned long long)(missed.v[0].start * s->ps));
+	runs_free(&soft);
+	runs_free(&missed);
+	if (!s->src_sums)
+		return failf(s, "out of memory");
+	s->res->lazy = runs_pages(&s->dirty);
+	return ret;
+}
+
+static void side_of(pid_t pid, const struct layout *l, struct vma_side *side,
+		    struct vma_info **v, size_t *n)
+{
+	*v = proc_vmas(pid, l->vma[0].start, l->vma[l->n - 1].end, n);
+	side->vmas = *n;
+	side->thp_kb = 0;
+	for (size_t i = 0; i < *n; i++)
+		side->thp_kb += (*v)[i].anon_huge_kb;
+}
+
+static void compare_vmas(struct run_state *s, const struct vma_info *a, size_t na,
+			 const struct vma_info *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++) {
+		const struct vma_info *m = NULL;
+
+		for (size_t j = 0; j < nb; j++)
+			if (b[j].start == a[i].start && b[j].end == a[i].end)
+				m = &b[j];
+		if (m && !strcmp(m->flags, a[i].flags))
+			continue;
+		if (!s->res->flag_mismatches++)
+			snprintf(s->res->first_mismatch, sizeof(s->res->first_mismatch),
+				 "%#llx-%#llx: source \"%s\", restored %s%s%s",
+				 (unsigned long long)a[i].start, (unsigned long long)a[i].end, a[i].flags,
+				 m ? "\"" : "split differently", m ? m->flags : "", m ? "\"" : "");
+	}
+}
+
+static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
+{
+	struct dest_args da = {
+		.image_dir = s->cfg->image_dir, .st = s->res->st, .lazy = &s->dirty,
+		.wait_khugepaged = s->cfg->wait_khugepaged,
+	};
+	struct vma_info *sv = NULL, *dv = NULL;
+	size_t nsv = 0, ndv = 0;
+	uint64_t fill_ns, *sums, zero_sum;
+	struct timespec t_go;
+	char *zero;
+	struct lazy lz;
+	char buf[64];
+	int sv_pair[2], uffd, status, ret = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv_pair))
+		return failf(s, "socketpair: %s", strerror(errno));
+	s->dest = fork();
+	if (s->dest < 0)
+		return failf(s, "fork: %s", strerror(errno));
+	if (s->dest == 0) {
+		close(sv_pair[0]);
+		da.sock = sv_pair[1];
+		_exit(dest_run(&da));
+	}
+	close(sv_pair[1]);
+	s->sock = sv_pair[0];
+	uffd = proto_recv_fd(s->sock, &fill_ns, sizeof(fill_ns), 300000);
+	if (uffd < 0) {
+		if (waitpid(s->dest, &status, 0) == s->dest) {
+			s->dest = 0;
+			return failf(s, "the destination failed (%s; its message is above)",
+				     exit_text(status, buf, sizeof(buf)));
+		}
+		return failf(s, "no userfaultfd from the destination: %s", strerror(errno));
+	}
+	s->res->fill_ms = fill_ns / 1e6;
+	if (lazy_start(&lz, uffd, s->source_mem, &s->dirty)) {
+		close(uffd);
+		return failf(s, "starting the lazy-pages handler");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t_go);
+	if (proto_write_all(s->sock, "g", 1))
+		ret = failf(s, "resuming the destination: %s", strerror(errno));
+	s->res->downtime_ms = ms_between(t_freeze, &t_go);
+	sums = malloc(s->res->pages * sizeof(*sums));
+	if (!ret && (!sums || proto_read_all(s->sock, sums, s->res->pages * sizeof(*sums), 300000)))
+		ret = failf(s, "the destination did not report its pages: %s", strerror(errno));
+	s->res->lazy_ms = ms_since(&t_go);
+	if (lazy_stop(&lz))
+		ret = failf(s, "lazy-pages handler: %s: %s", lz.what, strerror(lz.error));
+	s->res->faults = lz.faults;
+	s->res->background = lz.filled;
+	s->res->fault_p50_us = lazy_latency_percentile(&lz, 50) / 1e3;
+	s->res->fault_p99_us = lazy_latency_percentile(&lz, 99) / 1e3;
+	free(lz.lat_ns);
+	close(uffd);
+	zero = calloc(1, s->ps);
+	zero_sum = zero ? page_checksum(zero, s->ps) : 0;
+	free(zero);
+	for (uint64_t i = 0; !ret && i < s->res->pages; i++) {
+		if (sums[i] == s->src_sums[i])
+			continue;
+		s->res->corrupted++;
+		s->res->zero_filled += sums[i] == zero_sum;
+	}
+	free(sums);
+	if (!ret) {
+		side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
+		side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
+		compare_vmas(s, sv, nsv, dv, ndv);
+		free(sv);
+		free(dv);
+	}
+	return ret;
+}
+
+static void cleanup(struct run_state *s)
+{
+	char path[512];
+
+	if (s->sock >= 0) {
+		if (proto_write_all(s->sock, "b", 1) == 0 && s->dest > 0)
+			waitpid(s->dest, NULL, 0), s->dest = 0;
+		close(s->sock);
+	}
+	if (s->dest > 0) {
+		kill(s->dest, SIGKILL);
+		waitpid(s->dest, NULL, 0);
+	}
+	if (s->source_mem >= 0)
+		close(s->source_mem);
+	if (s->source > 0) {
+		kill(s->source, SIGKILL);
+		waitpid(s->source, NULL, 0);
+	}
+	for (const char *n = "mm.img\0pagemap.img\0pages.img\0"; *n; n += strlen(n) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", s->cfg->image_dir, n);
+		unlink(path);
+	}
+	rmdir(s->cfg->image_dir);
+	runs_free(&s->dirty);
+	free(s->pre_sums);
+	free(s->src_sums);
+}
+
+void migrate(const struct config *cfg, const struct strategy *st, struct result *res)
+{
+	struct run_state s = { .cfg = cfg, .res = res, .ps = getpagesize(), .sock = -1,
+			       .source_mem = -1, .dirty = RUNS_INIT };
+	struct timespec t0, t_freeze;
+
+	memset(res, 0, sizeof(*res));
+	res->st = st;
+	layout_init(&s.l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
+	for (int i = 0; i < s.l.n; i++)
+		res->pages += (s.l.vma[i].end - s.l.vma[i].start) / s.ps;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (start_source(&s))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (precopy(&s))
+		goto out;
+	res->precopy_ms = ms_since(&t0);
+	usleep(200 * 1000);	/* the workload goes on dirtying its hot pages */
+	if (freeze(&s))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t_freeze);
+	if (record_source(&s))
+		goto out;
+	restore_and_serve(&s, &t_freeze);
+	res->total_ms = ms_since(&t0);
+out:
+	cleanup(&s);
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+/* VmFlags without "sd": soft-dirty tracking is the dumper's, not the task's. */
+static void keep_flags(struct vma_info *v, const char *line)
+{
+	char buf[128], *tok, *save = NULL;
+	size_t used = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		if (!strcmp(tok, "sd"))
+			continue;
+		v->hg |= !strcmp(tok, "hg");
+		v->nh |= !strcmp(tok, "nh");
+		used += snprintf(v->flags + used, sizeof(v->flags) - used, "%s%s",
+				 used ? " " : "", tok);
+		if (used >= sizeof(v->flags))
+			break;
+	}
+}
+
+struct vma_info *proc_vmas(pid_t pid, uint64_t lo, uint64_t hi, size_t *n)
+{
+	struct vma_info *v = NULL, *cur = NULL;
+	size_t cap = 0;
+	char path[64], *line = NULL;
+	size_t len = 0;
+	unsigned long s, e;
+	FILE *f;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	while (getline(&line, &len, f) > 0) {
+		char c;
+
+		if (sscanf(line, "%lx-%lx %c", &s, &e, &c) == 3 && strchr(line, '-') &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			cur = NULL;
+			if (e <= lo || s >= hi)
+				continue;
+			if (*n == cap) {
+				struct vma_info *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+				if (!nv)
+					break;
+				v = nv;
+			}
+			cur = &v[(*n)++];
+			memset(cur, 0, sizeof(*cur));
+			cur->start = s;
+			cur->end = e;
+		} else if (cur && !strncmp(line, "AnonHugePages:", 14)) {
+			cur->anon_huge_kb = strtoull(line + 14, NULL, 10);
+		} else if (cur && !strncmp(line, "VmFlags:", 8)) {
+			keep_flags(cur, line + 8);
+		}
+	}
+	free(line);
+	fclose(f);
+	return v;
+}
+
+int proc_pages_with(pid_t pid, uint64_t lo, uint64_t hi, int bit, struct runs *out)
+{
+	long ps = getpagesize();
+	uint64_t buf[512], page = lo / ps, end = hi / ps;
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (page < end && !ret) {
+		size_t want = end - page < 512 ? end - page : 512;
+		ssize_t got = pread(fd, buf, want * 8, page * 8);
+
+		if (got != (ssize_t)(want * 8)) {
+			ret = got < 0 ? -errno : -EIO;
+			break;
+		}
+		for (size_t i = 0; i < want && !ret; i++)
+			if (buf[i] >> bit & 1)
+				ret = runs_add(out, page + i, 1);
+		page += want;
+	}
+	close(fd);
+	return ret;
+}
+
+int proc_clear_soft_dirty(pid_t pid)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "4", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What /proc says of another process's VMAs and pages. */
+#ifndef LAZYRESTORE_PROCFS_H
+#define LAZYRESTORE_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runs.h"
+
+struct vma_info {
+	uint64_t start, end;
+	char flags[128];	/* VmFlags, as smaps prints them, without "sd" */
+	bool hg, nh;
+	uint64_t anon_huge_kb;
+};
+
+/* The VMAs of @pid that intersect [lo, hi); *n set. Caller frees. */
+struct vma_info *proc_vmas(pid_t pid, uint64_t lo, uint64_t hi, size_t *n);
+/* Pages in [lo, hi) of @pid whose pagemap entry has @bit set, as runs. */
+int proc_pages_with(pid_t pid, uint64_t lo, uint64_t hi, int bit, struct runs *out);
+int proc_clear_soft_dirty(pid_t pid);
+
+#define PM_SOFT_DIRTY_BIT 55
+#define PM_PRESENT_BIT 63
+
+#endif

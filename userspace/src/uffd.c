@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "uffd.h"
+
+int uffd_create(char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		snprintf(why, len, errno == EPERM ?
+			 "userfaultfd: not permitted (run as root or set vm.unprivileged_userfaultfd=1)" :
+			 "userfaultfd: %s (kernel without CONFIG_USERFAULTFD?)", strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		snprintf(why, len, "UFFDIO_API: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int uffd_register_missing(int uffd, uint64_t start, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+int uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake)
+{
+	long ps = getpagesize();
+
+	while (len) {
+		struct uffdio_copy c = {
+			.dst = dst, .src = (unsigned long)src, .len = len,
+			.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
+		};
+
+		if (!ioctl(uffd, UFFDIO_COPY, &c))
+			return 0;
+		if (errno == EAGAIN && c.copy > 0) {
+			/* Partial: go on after what was copied. */
+		} else if (errno == EEXIST) {
+			/* Already there (served by a fault, or never missing): skip one page. */
+			c.copy = c.copy > 0 ? c.copy : ps;
+		} else if (errno != EAGAIN) {
+			return -errno;
+		} else {
+			continue;
+		}
+		dst += c.copy;
+		src = (const char *)src + c.copy;
+		len -= c.copy;
+	}
+	return 0;
+}
+
+int uffd_wake(int uffd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range r = { .start = start, .len = len };
+
+	return ioctl(uffd, UFFDIO_WAKE, &r) ? -errno : 0;
+}
+
+bool madv_clr_hugepage_supported(void)
+{
+	long ps = getpagesize();
+	void *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok;
+
+	if (p == MAP_FAILED)
+		return false;
+	ok = madvise(p, ps, MADV_CLR_HUGEPAGE) == 0;
+	munmap(p, ps);
+	return ok;
+}
