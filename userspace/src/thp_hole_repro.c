@@ -10,7 +10,7 @@
  *
  *   thp_hole_repro [--size MIB] [--protect none|nohugepage|clr]
  *
- * Changes the khugepaged sysfs knobs and restores them on exit.
+ * Sets khugepaged to scan without sleeping (knobs.c) and restores it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,7 +19,6 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +29,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "knobs.h"
+
 #ifndef MADV_CLR_HUGEPAGE
 #define MADV_CLR_HUGEPAGE 26
 #endif
@@ -38,21 +39,6 @@
 #define PMD_SIZE (2UL << 20)
 
 enum protect { PROTECT_NONE, PROTECT_NOHUGEPAGE, PROTECT_CLR };
-
-struct knob {
-	const char *path;
-	const char *value;	/* what the run sets */
-	char saved[64];
-	bool changed;
-};
-
-/* Global only because the signal handler must restore them. */
-static struct knob knobs[] = {
-	{ .path = KHUGEPAGED "scan_sleep_millisecs", .value = "0" },
-	{ .path = KHUGEPAGED "alloc_sleep_millisecs", .value = "0" },
-	{ .path = KHUGEPAGED "pages_to_scan", .value = "65536" },
-	{ .path = KHUGEPAGED "max_ptes_none", .value = "511" },
-};
 
 struct server {
 	int uffd;
@@ -73,56 +59,6 @@ static int read_text(const char *path, char *buf, size_t len)
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int write_text(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, value, strlen(value));
-	close(fd);
-	return n == (ssize_t)strlen(value) ? 0 : -1;
-}
-
-static void restore_knobs(void)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
-		if (knobs[i].changed && write_text(knobs[i].path, knobs[i].saved))
-			fprintf(stderr, "thp_hole_repro: could not restore %s to %s: %s\n",
-				knobs[i].path, knobs[i].saved, strerror(errno));
-}
-
-static void on_signal(int sig)
-{
-	restore_knobs();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static int set_knobs(void)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		if (read_text(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved))) {
-			fprintf(stderr, "thp_hole_repro: cannot read %s: %s\n", knobs[i].path,
-				strerror(errno));
-			return -1;
-		}
-		if (write_text(knobs[i].path, knobs[i].value)) {
-			fprintf(stderr, "thp_hole_repro: cannot set %s (root needed): %s\n",
-				knobs[i].path, strerror(errno));
-			return -1;
-		}
-		knobs[i].changed = true;
-	}
 	return 0;
 }
 
@@ -208,6 +144,8 @@ int main(int argc, char **argv)
 	enum protect protect = PROTECT_NONE;
 	unsigned long size_mib = 64, scans, i, nr_pmds, zeros = 0, huge_kb = 0;
 	struct uffdio_api api = { .api = UFFD_API };
+	struct knobs kn = { .n = 0 };
+	char why[200];
 	struct server *srv;
 	char flags[256] = "";
 	pthread_t thread;
@@ -267,10 +205,11 @@ int main(int argc, char **argv)
 		goto out_uffd;
 	}
 	area = (char *)(((unsigned long)raw + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
-	if (set_knobs())
+	if (knobs_set_aggressive(&kn, why, sizeof(why))) {
+		fprintf(stderr, "thp_hole_repro: %s\n", why);
 		goto out_unmap;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	}
+	knobs_restore_on_signal(&kn);
 
 	madvise(area, nr_pmds * PMD_SIZE, MADV_HUGEPAGE);	/* the source's advice */
 	if (protect != PROTECT_NONE)
@@ -310,7 +249,7 @@ int main(int argc, char **argv)
 	       protect_names[protect], srv->faults, nr_pmds, zeros, flags);
 	rc = zeros ? 3 : 0;
 out_knobs:
-	restore_knobs();
+	knobs_restore(&kn);
 out_unmap:
 	munmap(raw, (nr_pmds + 1) * PMD_SIZE);
 out_uffd:
