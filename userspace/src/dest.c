@@ -108,8 +108,8 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < img->n; i++) {
 		if (fill_entry(img, i, a->lazy, st->register_first ? uffd : -1, bounce, &err)) {
-			fprintf(stderr, "lazyrestore: destination: %s at offset %llu: %s\n", err.file,
-				(unsigned long long)err.offset, err.msg);
+			fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
+				a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
 			free(bounce);
 			return 1;
 		}

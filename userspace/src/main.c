@@ -26,6 +26,8 @@ static int usage(const char *why)
 		"usage: lazyrestore run [--strategy clr|prctl|uffd-copy|nohuge-huge|none|auto|all]\n"
 		"                       [--size MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json]\n"
+		"                       [--inject kill-source-before-freeze|kill-source-lazy|\n"
+		"                                 damage-flip|damage-truncate]   (test hooks)\n"
 		"Migrates a workload with one VMA per THP state (default, MADV_HUGEPAGE,\n"
 		"MADV_NOHUGEPAGE; --size MiB each) and checks every page, VmFlags, the VMA\n"
 		"layout and THP coverage of the restored process against the source.\n"
@@ -122,6 +124,7 @@ int main(int argc, char **argv)
 		{ "images", required_argument, NULL, 'i' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "inject", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -170,6 +173,13 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'x':
+			if (strcmp(optarg, "kill-source-before-freeze") && strcmp(optarg, "kill-source-lazy") &&
+			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate"))
+				return usage("--inject takes kill-source-before-freeze, kill-source-lazy, "
+					     "damage-flip or damage-truncate");
+			cfg.inject = optarg;
 			break;
 		case 'h':
 			usage(NULL);

@@ -179,6 +179,27 @@ static int precopy(struct run_state *s)
 	return 0;
 }
 
+/* Test hook: flip a byte inside pages.img, or cut its end off. */
+static void damage_image(struct run_state *s)
+{
+	char path[512], c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pages.img", s->cfg->image_dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!strcmp(s->cfg->inject, "damage-truncate")) {
+		if (ftruncate(fd, lseek(fd, 0, SEEK_END) - 1000))
+			failf(s, "test hook: truncating %s: %s", path, strerror(errno));
+	} else if (pread(fd, &c, 1, 3 * s->ps + 5) == 1) {
+		c ^= 0x40;
+		if (pwrite(fd, &c, 1, 3 * s->ps + 5) != 1)
+			failf(s, "test hook: writing %s: %s", path, strerror(errno));
+	}
+	close(fd);
+}
+
 static int freeze(struct run_state *s)
 {
 	char buf[64];
@@ -307,6 +328,11 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 		return failf(s, "no userfaultfd from the destination: %s", strerror(errno));
 	}
 	s->res->fill_ms = fill_ns / 1e6;
+	if (s->cfg->inject && !strcmp(s->cfg->inject, "kill-source-lazy")) {
+		kill(s->source, SIGKILL);
+		waitpid(s->source, NULL, 0);
+		s->source = 0;
+	}
 	if (lazy_start(&lz, uffd, s->source_mem, &s->dirty)) {
 		close(uffd);
 		return failf(s, "starting the lazy-pages handler");
@@ -316,8 +342,19 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 		ret = failf(s, "resuming the destination: %s", strerror(errno));
 	s->res->downtime_ms = ms_between(t_freeze, &t_go);
 	sums = malloc(s->res->pages * sizeof(*sums));
-	if (!ret && (!sums || proto_read_all(s->sock, sums, s->res->pages * sizeof(*sums), 300000)))
-		ret = failf(s, "the destination did not report its pages: %s", strerror(errno));
+	/* Watch the handler while waiting: if it fails, no fault gets served. */
+	if (!ret && (!sums || proto_read_all_unless(s->sock, sums, s->res->pages * sizeof(*sums),
+						    300000, &lz.stop))) {
+		if (lz.error) {
+			kill(s->dest, SIGKILL);
+			ret = failf(s, "the lazy-pages handler failed %s: %s%s; destination stopped",
+				    lz.what, strerror(lz.error),
+				    kill(s->source, 0) || lz.error == ESRCH || lz.error == EIO ?
+				    " (the workload is gone)" : "");
+		} else {
+			ret = failf(s, "the destination did not report its pages: %s", strerror(errno));
+		}
+	}
 	s->res->lazy_ms = ms_since(&t_go);
 	if (lazy_stop(&lz))
 		ret = failf(s, "lazy-pages handler: %s: %s", lz.what, strerror(lz.error));
@@ -394,7 +431,11 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 	if (precopy(&s))
 		goto out;
 	res->precopy_ms = ms_since(&t0);
+	if (cfg->inject && !strncmp(cfg->inject, "damage-", 7))
+		damage_image(&s);
 	usleep(200 * 1000);	/* the workload goes on dirtying its hot pages */
+	if (cfg->inject && !strcmp(cfg->inject, "kill-source-before-freeze"))
+		kill(s.source, SIGKILL);
 	if (freeze(&s))
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t_freeze);

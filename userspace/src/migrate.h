@@ -14,6 +14,8 @@ struct config {
 	unsigned int seed;
 	bool wait_khugepaged;		/* give it 2 scans between fill and register */
 	const char *image_dir;
+	const char *inject;		/* test hook: kill-source-before-freeze, kill-source-lazy,
+					   damage-flip, damage-truncate */
 };
 
 struct vma_side {

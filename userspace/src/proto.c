@@ -8,12 +8,13 @@
 
 #include "proto.h"
 
-int proto_write_all(int fd, const void *buf, size_t len)
+int proto_write_all(int sock, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		/* MSG_NOSIGNAL: a peer that died is an error here, not a SIGPIPE. */
+		ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -61,6 +62,37 @@ int proto_read_all(int fd, void *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
+int proto_read_all_unless(int fd, void *buf, size_t len, int timeout_ms,
+			  const _Atomic _Bool *abort)
+{
+	char *p = buf;
+
+	for (int waited = 0; len; ) {
+		ssize_t n;
+
+		if (*abort) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (wait_readable(fd, 100)) {
+			if (errno != ETIMEDOUT || (waited += 100) >= timeout_ms)
+				return -1;
+			continue;
+		}
+		n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = EPIPE;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
 int proto_send_fd(int sock, int fd, const void *payload, size_t len)
 {
 	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
@@ -73,7 +105,7 @@ int proto_send_fd(int sock, int fd, const void *payload, size_t len)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, 0) == (ssize_t)len ? 0 : -1;
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
 int proto_recv_fd(int sock, void *payload, size_t len, int timeout_ms)
