@@ -2,6 +2,8 @@
 # Common settings and helpers for the pipeline scripts; sourced, never run.
 
 set -euo pipefail
+# Under set -e a failing command ends a script silently: say which.
+trap 'say "error: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO"' ERR
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KSRC=${KSRC:-$REPO/kernel}
