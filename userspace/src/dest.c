@@ -12,37 +12,14 @@
 #include "checksum.h"
 #include "dest.h"
 #include "image.h"
+#include "knobs.h"
 #include "proto.h"
 #include "uffd.h"
-
-#define FULL_SCANS "/sys/kernel/mm/transparent_hugepage/khugepaged/full_scans"
 
 static int die(const char *what, int err)
 {
 	fprintf(stderr, "lazyrestore: destination: %s: %s\n", what, strerror(err));
 	return 1;
-}
-
-static unsigned long full_scans(void)
-{
-	unsigned long n = 0;
-	FILE *f = fopen(FULL_SCANS, "re");
-
-	if (f) {
-		if (fscanf(f, "%lu", &n) != 1)
-			n = 0;
-		fclose(f);
-	}
-	return n;
-}
-
-/* Give khugepaged two full scans of the partially filled memory. */
-static void wait_khugepaged(void)
-{
-	unsigned long target = full_scans() + 2;
-
-	for (int i = 0; i < 300 && full_scans() < target; i++)
-		usleep(100 * 1000);
 }
 
 /* Put the pages of entry @i that are not lazy in place. */
@@ -117,8 +94,9 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	free(bounce);
 	*fill_ns = (t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
-		wait_khugepaged();
+		khugepaged_wait_scans(2, 30);
 	for (size_t i = 0; i < img->nvmas; i++) {
 		const struct vma_rec *v = &img->vmas[i];
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +38,25 @@ static int write_text(const char *path, const char *value)
 	n = write(fd, value, strlen(value));
 	close(fd);
 	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+unsigned long khugepaged_full_scans(void)
+{
+	char buf[32];
+
+	return read_text(KHUGEPAGED "full_scans", buf, sizeof(buf)) ? 0 : strtoul(buf, NULL, 10);
+}
+
+bool khugepaged_wait_scans(unsigned long n, int seconds)
+{
+	unsigned long target = khugepaged_full_scans() + n;
+
+	for (int i = 0; i < seconds * 10; i++) {
+		if (khugepaged_full_scans() >= target)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
 }
 
 int knobs_set_aggressive(struct knobs *kn, char *why, size_t len)

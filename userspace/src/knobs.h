@@ -19,6 +19,10 @@ struct knobs {
 /* khugepaged at full speed; *why says what failed. */
 int knobs_set_aggressive(struct knobs *kn, char *why, size_t len);
 void knobs_restore(struct knobs *kn);
+/* khugepaged's full_scans counter, 0 if unreadable. */
+unsigned long khugepaged_full_scans(void);
+/* Wait until khugepaged completed @n more full scans; false after @seconds. */
+bool khugepaged_wait_scans(unsigned long n, int seconds);
 /* Restore @kn if a fatal signal arrives before knobs_restore(). */
 void knobs_restore_on_signal(struct knobs *kn);
 

@@ -41,25 +41,7 @@ static int wait_readable(int fd, int timeout_ms)
 
 int proto_read_all(int fd, void *buf, size_t len, int timeout_ms)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n;
-
-		if (wait_readable(fd, timeout_ms))
-			return -1;
-		n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EPIPE;
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return proto_read_all_unless(fd, buf, len, timeout_ms, NULL);
 }
 
 int proto_read_all_unless(int fd, void *buf, size_t len, int timeout_ms,
@@ -70,7 +52,7 @@ int proto_read_all_unless(int fd, void *buf, size_t len, int timeout_ms,
 	for (int waited = 0; len; ) {
 		ssize_t n;
 
-		if (*abort) {
+		if (abort && *abort) {
 			errno = ECANCELED;
 			return -1;
 		}

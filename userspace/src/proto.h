@@ -7,7 +7,7 @@
 
 int proto_write_all(int sock, const void *buf, size_t len);
 int proto_read_all(int fd, void *buf, size_t len, int timeout_ms);
-/* Like proto_read_all, but gives up as soon as *abort is set (checked every 100 ms). */
+/* Like proto_read_all, but gives up as soon as *abort (if any) is set, checked every 100 ms. */
 int proto_read_all_unless(int fd, void *buf, size_t len, int timeout_ms,
 			  const _Atomic _Bool *abort);
 int proto_send_fd(int sock, int fd, const void *payload, size_t len);

@@ -35,7 +35,6 @@
 #define MADV_CLR_HUGEPAGE 26
 #endif
 
-#define KHUGEPAGED "/sys/kernel/mm/transparent_hugepage/khugepaged/"
 #define PMD_SIZE (2UL << 20)
 
 enum protect { PROTECT_NONE, PROTECT_NOHUGEPAGE, PROTECT_CLR };
@@ -46,28 +45,6 @@ struct server {
 	unsigned long faults;
 	char page[4096] __attribute__((aligned(4096)));
 };
-
-static int read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
-}
-
-static unsigned long read_ulong(const char *path)
-{
-	char buf[64];
-
-	return read_text(path, buf, sizeof(buf)) ? 0 : strtoul(buf, NULL, 10);
-}
 
 /* AnonHugePages (kB) and VmFlags of the VMA that starts at @addr. */
 static int smaps_of(const char *addr, unsigned long *huge_kb, char *flags, size_t len)
@@ -142,7 +119,7 @@ int main(int argc, char **argv)
 	};
 	static const char * const protect_names[] = { "none", "nohugepage", "clr" };
 	enum protect protect = PROTECT_NONE;
-	unsigned long size_mib = 64, scans, i, nr_pmds, zeros = 0, huge_kb = 0;
+	unsigned long size_mib = 64, i, nr_pmds, zeros = 0, huge_kb = 0;
 	struct uffdio_api api = { .api = UFFD_API };
 	struct knobs kn = { .n = 0 };
 	char why[200];
@@ -217,11 +194,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_pmds * PMD_SIZE; i += 4 * 4096)
 		area[i] = 1;
 
-	scans = read_ulong(KHUGEPAGED "full_scans");
-	for (i = 0; i < 300 && read_ulong(KHUGEPAGED "full_scans") < scans + 2; i++)
-		usleep(100000);
-	if (i == 300)
-		fprintf(stderr, "thp_hole_repro: khugepaged did not complete 2 scans in 30 s\n");
+	if (!khugepaged_wait_scans(2, 30))
+		fprintf(stderr, "thp_hole_repro: khugepaged did not complete 2 full scans in 30 s (it does not scan while no mm has an eligible VMA)\n");
 	smaps_of(area, &huge_kb, flags, sizeof(flags));
 	printf("protect=%s: %lu/%lu 2 MiB ranges collapsed before registration\n",
 	       protect_names[protect], huge_kb / 2048, nr_pmds);
