@@ -120,6 +120,7 @@ static int read_source(struct run_state *s, uint64_t addr, void *buf, uint64_t l
 static int precopy(struct run_state *s)
 {
 	struct vma_rec recs[LAYOUT_MAX];
+	struct runs first_page = RUNS_INIT;
 	struct img_writer w;
 	struct img_error err;
 	struct vma_info *v;
@@ -129,10 +130,10 @@ static int precopy(struct run_state *s)
 
 	/* Every page was just written: none soft-dirty means no soft-dirty. */
 	if (proc_pages_with(s->source, s->l.vma[0].start, s->l.vma[0].start + s->ps,
-			    PM_SOFT_DIRTY_BIT, &s->dirty))
+			    PM_SOFT_DIRTY_BIT, &first_page))
 		return failf(s, "reading the workload's pagemap: %s", strerror(errno));
-	s->res->soft_dirty = s->dirty.n > 0;
-	runs_free(&s->dirty);
+	s->res->soft_dirty = first_page.n > 0;
+	runs_free(&first_page);
 	if (s->res->soft_dirty && proc_clear_soft_dirty(s->source))
 		return failf(s, "clearing soft-dirty bits: %s", strerror(errno));
 	v = proc_vmas(s->source, s->l.vma[0].start, s->l.vma[s->l.n - 1].end, &nv);

@@ -14,7 +14,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -24,16 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "knobs.h"
+#include "procfs.h"
+#include "uffd.h"
 
-#ifndef MADV_CLR_HUGEPAGE
-#define MADV_CLR_HUGEPAGE 26
-#endif
 
 #define PMD_SIZE (2UL << 20)
 
@@ -46,37 +42,15 @@ struct server {
 	char page[4096] __attribute__((aligned(4096)));
 };
 
-/* AnonHugePages (kB) and VmFlags of the VMA that starts at @addr. */
-static int smaps_of(const char *addr, unsigned long *huge_kb, char *flags, size_t len)
+/* AnonHugePages (kB) and VmFlags of the VMA at @addr. */
+static void vma_at(const char *addr, unsigned long *huge_kb, char *flags, size_t len)
 {
-	char line[512], want[32];
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
+	size_t n;
+	struct vma_info *v = proc_vmas(getpid(), (unsigned long)addr, (unsigned long)addr + 1, &n);
 
-	if (!f)
-		return -1;
-	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, want, strlen(want))) {
-			in = true;
-			continue;
-		}
-		if (!in)
-			continue;
-		if (sscanf(line, "AnonHugePages: %lu kB", huge_kb) == 1)
-			continue;
-		if (!strncmp(line, "VmFlags:", 8)) {
-			size_t n = strcspn(line + 9, "\n");
-
-			if (n >= len)
-				n = len - 1;
-			memcpy(flags, line + 9, n);
-			flags[n] = '\0';
-			break;
-		}
-	}
-	fclose(f);
-	return in ? 0 : -1;
+	*huge_kb = n ? v[0].anon_huge_kb : 0;
+	snprintf(flags, len, "%s", n ? v[0].flags : "?");
+	free(v);
 }
 
 static void *serve(void *arg)
@@ -91,13 +65,8 @@ static void *serve(void *arg)
 		if (read(srv->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
 		    msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
-		struct uffdio_copy copy = {
-			.dst = msg.arg.pagefault.address & ~4095UL,
-			.src = (unsigned long)srv->page,
-			.len = 4096,
-		};
 		memset(srv->page, 0xa5, sizeof(srv->page));
-		if (!ioctl(srv->uffd, UFFDIO_COPY, &copy))
+		if (!uffd_copy(srv->uffd, msg.arg.pagefault.address & ~4095UL, srv->page, 4096, true))
 			srv->faults++;
 	}
 	return NULL;
@@ -120,7 +89,6 @@ int main(int argc, char **argv)
 	static const char * const protect_names[] = { "none", "nohugepage", "clr" };
 	enum protect protect = PROTECT_NONE;
 	unsigned long size_mib = 64, i, nr_pmds, zeros = 0, huge_kb = 0;
-	struct uffdio_api api = { .api = UFFD_API };
 	struct knobs kn = { .n = 0 };
 	char why[200];
 	struct server *srv;
@@ -153,25 +121,17 @@ int main(int argc, char **argv)
 	if (!srv)
 		return 1;
 	memset(srv, 0, sizeof(*srv));
-	srv->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (srv->uffd < 0 || ioctl(srv->uffd, UFFDIO_API, &api)) {
-		fprintf(stderr, "thp_hole_repro: userfaultfd: %s (run as root or set vm.unprivileged_userfaultfd=1)\n",
-			strerror(errno));
+	srv->uffd = uffd_create(why, sizeof(why));
+	if (srv->uffd < 0) {
+		fprintf(stderr, "thp_hole_repro: %s\n", why);
 		free(srv);
 		return 1;
 	}
-	if (protect == PROTECT_CLR) {
-		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (p != MAP_FAILED && madvise(p, 4096, MADV_CLR_HUGEPAGE)) {
-			fprintf(stderr, "thp_hole_repro: MADV_CLR_HUGEPAGE not supported by this kernel (%s)\n",
-				strerror(errno));
-			munmap(p, 4096);
-			close(srv->uffd);
-			free(srv);
-			return 4;
-		}
-		munmap(p, 4096);
+	if (protect == PROTECT_CLR && !madv_clr_hugepage_supported()) {
+		fprintf(stderr, "thp_hole_repro: MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)\n");
+		close(srv->uffd);
+		free(srv);
+		return 4;
 	}
 
 	nr_pmds = size_mib / 2;
@@ -196,15 +156,11 @@ int main(int argc, char **argv)
 
 	if (!khugepaged_wait_scans(2, 30))
 		fprintf(stderr, "thp_hole_repro: khugepaged did not complete 2 full scans in 30 s (it does not scan while no mm has an eligible VMA)\n");
-	smaps_of(area, &huge_kb, flags, sizeof(flags));
+	vma_at(area, &huge_kb, flags, sizeof(flags));
 	printf("protect=%s: %lu/%lu 2 MiB ranges collapsed before registration\n",
 	       protect_names[protect], huge_kb / 2048, nr_pmds);
 
-	struct uffdio_register reg = {
-		.range = { .start = (unsigned long)area, .len = nr_pmds * PMD_SIZE },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	if (ioctl(srv->uffd, UFFDIO_REGISTER, &reg)) {
+	if (uffd_register_missing(srv->uffd, (unsigned long)area, nr_pmds * PMD_SIZE)) {
 		perror("thp_hole_repro: UFFDIO_REGISTER");
 		goto out_knobs;
 	}
@@ -218,7 +174,7 @@ int main(int argc, char **argv)
 		zeros += area[i * PMD_SIZE + 4096] == 0;	/* page 1 is a hole */
 	__atomic_store_n(&srv->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(thread, NULL);
-	smaps_of(area, &huge_kb, flags, sizeof(flags));
+	vma_at(area, &huge_kb, flags, sizeof(flags));
 	printf("protect=%s: %lu/%lu hole reads raised a uffd fault, %lu read zeros; VmFlags: %s\n",
 	       protect_names[protect], srv->faults, nr_pmds, zeros, flags);
 	rc = zeros ? 3 : 0;
