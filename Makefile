@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: demo help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
+.PHONY: demo bench bench-host bench-guest help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
 
 help:
 	@echo "make demo         build and boot the patched kernel, migrate a live workload"
@@ -10,6 +10,9 @@ help:
 	@echo "make check        everything: deps, tree, config, build, series checks,"
 	@echo "                  host selftests, harness tests, guest kselftests; ends"
 	@echo "                  with 'N passed, N failed, N skipped'"
+	@echo "make bench        the restore pipeline against this machine's limits, on"
+	@echo "                  the host and in the guest: build/bench/{host,guest}/"
+	@echo "                  report.txt, bench.json and plots (bench-host|bench-guest)"
 	@echo "make kselftests   the guest selftests only (T='name ...' for some)"
 	@echo "make export       kernel/ commits + repo selftest sources -> patches/"
 	@echo "make check-series sync, cover letter, checkpatch, each patch builds"
@@ -38,6 +41,17 @@ harness: build
 	tests/harness/run /dev/null
 check:
 	$(S)/check
+bench: bench-host bench-guest
+bench-host: build
+	$(S)/bench --out build/bench/host
+	$(S)/bench-report build/bench/host
+# Guest: 1 GiB at most (source, destination and images share its memory).
+bench-guest: build
+	rm -rf build/bench/guest
+	$(S)/vm --mem 6144 --timeout 3000 --run-dir build/bench/guest-run -- \
+		$(S)/bench --guest --out /run/lazyvm/bench --sizes 256,1024 --fill-mib 256
+	rm -rf build/bench/guest && mv build/bench/guest-run/bench build/bench/guest
+	$(S)/bench-report build/bench/guest
 demo: build
 	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"
 	$(S)/vm --timeout 600 -- build/userspace/lazyrestore run --strategy all --size 32

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "checksum.h"
 #include "dest.h"
 #include "image.h"
+#include "image_uring.h"
 #include "knobs.h"
+#include "numa.h"
 #include "proto.h"
 #include "uffd.h"
 
@@ -22,46 +25,125 @@ static int die(const char *what, int err)
 	return 1;
 }
 
-/* Put the pages of entry @i that are not lazy in place. */
-static int fill_entry(const struct image *img, size_t i, const struct runs *lazy, int uffd,
-		      char *bounce, struct img_error *err)
+struct fill {
+	const struct image *img;
+	const struct runs *skip;	/* lazy pages: not from the image */
+	int uffd;			/* >= 0: fill through UFFDIO_COPY */
+};
+
+/* The pages of run @i to fill: all of it, or what is left when the lazy ones are taken out. */
+static int kept_of(const struct fill *f, size_t i, struct runs *keep)
 {
-	const struct page_entry *e = &img->e[i];
-	struct runs all = RUNS_INIT, keep = RUNS_INIT;
-	uint64_t ps = img->page_size, base = e->start_page * ps;
+	const struct page_entry *e = &f->img->e[i];
+	struct runs all = RUNS_INIT;
+	int ret = runs_add(&all, e->start_page, e->nr_pages) ? -ENOMEM :
+		  runs_subtract(&all, f->skip, keep);
+
+	runs_free(&all);
+	return ret;
+}
+
+/* Straight into the target memory when all of run @i is kept and no uffd is in the way. */
+static void *fill_place(void *ctx, size_t i, void *bounce)
+{
+	const struct fill *f = ctx;
+	const struct page_entry *e = &f->img->e[i];
+	struct runs keep = RUNS_INIT;
+	bool whole = f->uffd < 0 && kept_of(f, i, &keep) == 0 && keep.n == 1 &&
+		     keep.v[0].len == e->nr_pages;
+
+	runs_free(&keep);
+	return whole ? (void *)(e->start_page * f->img->page_size) : bounce;
+}
+
+/* Run @i has landed in @data: if in a bounce buffer, its kept pages go in place. */
+static int fill_land(void *ctx, size_t i, void *data)
+{
+	const struct fill *f = ctx;
+	const struct page_entry *e = &f->img->e[i];
+	uint64_t ps = f->img->page_size, base = e->start_page * ps;
+	struct runs keep = RUNS_INIT;
 	int ret;
 
-	if (runs_add(&all, e->start_page, e->nr_pages) || runs_subtract(&all, lazy, &keep)) {
-		runs_free(&all);
-		return -ENOMEM;
-	}
-	if (uffd < 0 && keep.n == 1 && keep.v[0].len == e->nr_pages) {
-		/* Nothing lazy in it: straight into the target memory. */
-		ret = img_read_entry(img, i, (void *)base, err);
-	} else {
-		ret = img_read_entry(img, i, bounce, err);
-		for (size_t k = 0; !ret && k < keep.n; k++) {
-			uint64_t addr = keep.v[k].start * ps, len = keep.v[k].len * ps;
-			const char *src = bounce + (addr - base);
+	if (data == (void *)base)
+		return 0;
+	ret = kept_of(f, i, &keep);
+	for (size_t k = 0; !ret && k < keep.n; k++) {
+		uint64_t addr = keep.v[k].start * ps, len = keep.v[k].len * ps;
+		const char *src = (const char *)data + (addr - base);
 
-			if (uffd >= 0)
-				ret = uffd_copy(uffd, addr, src, len, false);
-			else
-				memcpy((void *)addr, src, len);
-		}
+		if (f->uffd >= 0)
+			ret = uffd_copy(f->uffd, addr, src, len, false);
+		else
+			memcpy((void *)addr, src, len);
 	}
-	runs_free(&all);
 	runs_free(&keep);
+	return ret;
+}
+
+/* Every run of the image in place: io_uring where the kernel has it, pread otherwise. */
+static int fill_all(struct fill *f, struct img_error *err)
+{
+	const struct img_sink sink = { fill_place, fill_land, f };
+	uint64_t max_entry = 0;
+	char *bounce;
+	int ret = img_read_uring(f->img, &sink, err);
+
+	if (ret != -ENOSYS)
+		return ret;
+	for (size_t i = 0; i < f->img->n; i++)
+		if (f->img->e[i].nr_pages > max_entry)
+			max_entry = f->img->e[i].nr_pages;
+	bounce = malloc(max_entry * f->img->page_size + 1);
+	if (!bounce)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < f->img->n; i++) {
+		void *to = fill_place(f, i, bounce);
+
+		ret = img_read_entry(f->img, i, to, err);
+		if (!ret)
+			ret = fill_land(f, i, to);
+	}
+	free(bounce);
+	return ret;
+}
+
+/*
+ * Early fill: say the fill is done, take the lazy set the orchestrator
+ * found at freeze, and make those pages missing again. A THP that holds
+ * one of them is split; the holes are what userfaultfd serves.
+ */
+static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns)
+{
+	uint64_t n = 0, ps = getpagesize();
+	struct run *v;
+	int ret = 0;
+
+	if (proto_write_all(a->sock, fill_ns, sizeof(*fill_ns)))
+		return die("saying the fill is done", errno);
+	if (proto_read_all(a->sock, &n, sizeof(n), 600000))
+		return die("waiting for the lazy set", errno ? errno : EPIPE);
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return die("lazy set", ENOMEM);
+	if (proto_read_all(a->sock, v, n * sizeof(*v), 60000))
+		ret = die("reading the lazy set", errno ? errno : EPIPE);
+	for (uint64_t i = 0; !ret && i < n; i++)
+		if (madvise((void *)(v[i].start * ps), v[i].len * ps, MADV_DONTNEED))
+			ret = die("MADV_DONTNEED of the lazy set", errno);
+	free(v);
 	return ret;
 }
 
 static int restore(const struct dest_args *a, const struct image *img, int uffd, uint64_t *fill_ns)
 {
 	const struct strategy *st = a->st;
-	struct img_error err;
+	struct img_error err = { .file = "", .offset = 0, .msg = "" };
 	struct timespec t0, t1;
-	uint64_t max_entry = 0;
-	char *bounce;
+	struct runs none = RUNS_INIT;
+	struct fill f = { .img = img, .skip = a->early ? &none : a->lazy,
+			  .uffd = st->register_first ? uffd : -1 };
+	int ret;
 
 	if (st->process_before && st->process_before())
 		return die("strategy setup", errno);
@@ -71,29 +153,27 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 		if (mmap((void *)v->start, v->end - v->start, v->prot, MAP_PRIVATE | MAP_ANONYMOUS |
 			 MAP_FIXED_NOREPLACE, -1, 0) != (void *)v->start)
 			return die("mmap at the source's address", errno);
+		/* Before the fill: pages are placed when they are first touched. */
+		if (numa_apply(v))
+			return die("mbind to the source's NUMA policy", errno);
 		if (st->before_fill && st->before_fill(v))
 			return die("madvise before the fill", errno);
 		if (st->register_first && uffd_register_missing(uffd, v->start, v->end - v->start))
 			return die("UFFDIO_REGISTER", errno);
 	}
-	for (size_t i = 0; i < img->n; i++)
-		if (img->e[i].nr_pages > max_entry)
-			max_entry = img->e[i].nr_pages;
-	bounce = malloc(max_entry * img->page_size + 1);
-	if (!bounce)
-		return die("bounce buffer", ENOMEM);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (size_t i = 0; i < img->n; i++) {
-		if (fill_entry(img, i, a->lazy, st->register_first ? uffd : -1, bounce, &err)) {
-			fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
-				a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
-			free(bounce);
-			return 1;
-		}
+	ret = fill_all(&f, &err);
+	if (ret && err.file[0]) {
+		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
+			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
+		return 1;
 	}
+	if (ret)
+		return die("filling from the image", -ret);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	free(bounce);
 	*fill_ns = (t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+	if (a->early && discard_lazy(a, fill_ns))
+		return 1;
 	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
 		khugepaged_wait_scans(2, 30);

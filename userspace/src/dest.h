@@ -13,12 +13,17 @@ struct dest_args {
 	const struct runs *lazy;	/* pages served later, not from the image */
 	int sock;			/* to the orchestrator */
 	bool wait_khugepaged;		/* let it scan between fill and register */
+	bool early;			/* fill while the source runs, then discard the lazy set */
 };
 
 /*
  * Child side: restore the image at its addresses with the strategy, pass
  * the userfaultfd over @sock, wait for "go", then read every page (the
  * lazy ones fault) and send their checksums back. Returns the exit code.
+ * @early: fill every page of the image before the source is frozen, say
+ * so (the fill time) on @sock, then take the lazy set from @sock and
+ * discard those pages (MADV_DONTNEED) before registering: only that and
+ * the registration are left for the downtime.
  */
 int dest_run(const struct dest_args *a);
 

@@ -309,8 +309,16 @@ int img_open(struct image *img, const char *dir, struct img_error *err)
 int img_read_entry(const struct image *img, size_t i, void *dst, struct img_error *err)
 {
 	const struct page_entry *e = &img->e[i];
+	ssize_t got = read_all(img->pages_fd, dst, e->nr_pages * img->page_size, e->offset);
+
+	return img_check_entry(img, i, dst, got, err);
+}
+
+int img_check_entry(const struct image *img, size_t i, const void *dst, ssize_t got,
+		    struct img_error *err)
+{
+	const struct page_entry *e = &img->e[i];
 	uint64_t len = e->nr_pages * img->page_size;
-	ssize_t got = read_all(img->pages_fd, dst, len, e->offset);
 
 	if (got < 0)
 		return fail(err, "pages.img", e->offset, (int)got, "read: %s", strerror((int)-got));

@@ -10,8 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#define IMG_VERSION 1
+#define IMG_VERSION 2	/* 2: vma_rec carries the NUMA policy */
 
 enum thp_advice { THP_ADVICE_NONE = 0, THP_ADVICE_HUGEPAGE = 1, THP_ADVICE_NOHUGEPAGE = 2 };
 
@@ -20,6 +21,9 @@ struct vma_rec {
 	uint64_t end;
 	uint32_t prot;
 	uint32_t thp;		/* enum thp_advice */
+	uint32_t mpol;		/* MPOL_* of the VMA; MPOL_DEFAULT (0) when none */
+	uint32_t reserved;
+	uint64_t nodes;		/* its node mask (nodes 0-63) */
 };
 
 struct page_entry {
@@ -64,6 +68,9 @@ void img_writer_abort(struct img_writer *w);
 
 int img_open(struct image *img, const char *dir, struct img_error *err);
 int img_read_entry(const struct image *img, size_t i, void *dst, struct img_error *err);
+/* Entry @i read into @dst by other means (@got bytes, or -errno): all there, CRC right? */
+int img_check_entry(const struct image *img, size_t i, const void *dst, ssize_t got,
+		    struct img_error *err);
 void img_close(struct image *img);
 
 #endif

@@ -32,7 +32,7 @@ static void fail(struct lazy *lz, const char *what, int err)
 /* Copy [addr, addr + len) from the frozen source into the destination. */
 static int deliver(struct lazy *lz, uint64_t addr, uint64_t len, char *buf, bool wake)
 {
-	if (pread(lz->source_mem, buf, len, addr) != (ssize_t)len)
+	if (pread(lz->source_mem, buf, len, addr + lz->src_delta) != (ssize_t)len)
 		return errno ? -errno : -EIO;
 	return uffd_copy(lz->uffd, addr, buf, len, wake);
 }
@@ -61,10 +61,14 @@ static void *serve_faults(void *arg)
 			break;
 		}
 		uint64_t t0 = now_ns(), addr = msg.arg.pagefault.address & ~(uint64_t)(lz->ps - 1);
-		int ret = deliver(lz, addr, lz->ps, page, true);
+		int ret = 0;
 
-		/* EEXIST: the background fill got there first; wake the faulter. */
+		if (pread(lz->source_mem, page, lz->ps, addr + lz->src_delta) != lz->ps)
+			ret = errno ? -errno : -EIO;
 		if (!ret)
+			ret = uffd_copy_page(lz->uffd, addr, page, lz->ps);
+		/* The background fill got there first: make sure this faulter wakes. */
+		if (ret == -EEXIST)
 			ret = uffd_wake(lz->uffd, addr, lz->ps);
 		if (ret) {
 			fail(lz, "serving a fault", -ret);
@@ -108,7 +112,14 @@ static void *fill_rest(void *arg)
 
 int lazy_start(struct lazy *lz, int uffd, int source_mem, const struct runs *pages)
 {
+	return lazy_start_at(lz, uffd, source_mem, pages, 0);
+}
+
+int lazy_start_at(struct lazy *lz, int uffd, int source_mem, const struct runs *pages,
+		  uint64_t src_delta)
+{
 	memset(lz, 0, sizeof(*lz));
+	lz->src_delta = src_delta;
 	lz->uffd = uffd;
 	lz->source_mem = source_mem;
 	lz->pages = pages;

@@ -16,6 +16,7 @@ struct lazy {
 	int uffd;
 	int source_mem;			/* /proc/SOURCE/mem of the frozen source */
 	const struct runs *pages;	/* what the handler must deliver */
+	uint64_t src_delta;		/* source address = destination address + this */
 	long ps;
 	pthread_t fault_thread, fill_thread;
 	atomic_bool stop;
@@ -27,6 +28,9 @@ struct lazy {
 };
 
 int lazy_start(struct lazy *lz, int uffd, int source_mem, const struct runs *pages);
+/* The same, with the source's pages @src_delta bytes away from the destination's. */
+int lazy_start_at(struct lazy *lz, int uffd, int source_mem, const struct runs *pages,
+		  uint64_t src_delta);
 int lazy_stop(struct lazy *lz);
 uint64_t lazy_latency_percentile(struct lazy *lz, int pct);
 

@@ -12,29 +12,47 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "criu.h"
 #include "knobs.h"
 #include "migrate.h"
+#include "numa.h"
+#include "selfcheck.h"
 #include "uffd.h"
 
-#define MAX_RUNS 8
+#define MAX_RUNS 10
 
 static int usage(const char *why)
 {
 	if (why)
 		fprintf(stderr, "lazyrestore: %s\n", why);
 	fprintf(stderr,
-		"usage: lazyrestore run [--strategy clr|prctl|uffd-copy|nohuge-huge|none|auto|all]\n"
+		"usage: lazyrestore run [--strategy NAME[,NAME...]|auto|all]   NAME: clr, prctl,\n"
+		"                       uffd-copy, nohuge-huge, none, criu-ps, criu-local\n"
 		"                       [--size MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
-		"                       [--images DIR] [--seed N] [--json]\n"
+		"                       [--images DIR] [--seed N] [--json] [--collapse]\n"
+		"                       [--thp-watch SECONDS] [--numa] [--early-fill]\n"
 		"                       [--inject kill-source-before-freeze|kill-source-lazy|\n"
 		"                                 damage-flip|damage-truncate]   (test hooks)\n"
+		"       lazyrestore workload --size MIB --permille N --seed N --ready FILE\n"
+		"                            --verdict FILE   (what the criu-* runs dump)\n"
 		"Migrates a workload with one VMA per THP state (default, MADV_HUGEPAGE,\n"
 		"MADV_NOHUGEPAGE; --size MiB each) and checks every page, VmFlags, the VMA\n"
 		"layout and THP coverage of the restored process against the source.\n"
+		"--collapse: after lazy completion, MADV_COLLAPSE the ranges the source had\n"
+		"as THPs; --thp-watch: how long to watch THP coverage come back (3 s).\n"
+		"--numa: the source binds one VMA to node 1 and interleaves another; the\n"
+		"restore re-applies each VMA's policy (move_pages() checks every page).\n"
+		"--early-fill: the destination fills from the images while the source still\n"
+		"runs; at the freeze only the lazy set is discarded (MADV_DONTNEED) before\n"
+		"registration, so the downtime no longer holds the fill.\n"
+		"criu-ps and criu-local migrate the same layout with CRIU's lazy restore\n"
+		"(page server, local images) as the yardstick; \"all\" reports them as\n"
+		"unavailable where criu or MADV_CLR_HUGEPAGE is missing.\n"
 		"Exit status: 0 when every strategy that protects the restore restored\n"
 		"every page (\"none\" is the control: its losses are reported, and make\n"
 		"the exit status 3 only when it is the one strategy asked for); 3 when a\n"
-		"protecting strategy lost data; 1 on error; 2 on bad arguments.\n");
+		"protecting strategy lost data; 1 on error (or when the one strategy asked\n"
+		"for is unavailable); 2 on bad arguments.\n");
 	return 2;
 }
 
@@ -54,7 +72,8 @@ static void print_table(const struct result *r, int n)
 	       "lazy ms", "p99 us");
 	for (int i = 0; i < n; i++) {
 		if (r[i].error[0]) {
-			printf("%-12s error: %s\n", r[i].st->name, r[i].error);
+			printf("%-12s %s: %s\n", r[i].st->name,
+			       r[i].unavailable ? "unavailable" : "error", r[i].error);
 			continue;
 		}
 		printf("%-12s %9llu %7llu %7llu %8s %4d/%-4d %5llu/%-5llu %9.1f %8.1f %8.1f %9.1f\n",
@@ -75,6 +94,28 @@ static void print_table(const struct result *r, int n)
 				       "no CONFIG_MEM_SOFT_DIRTY in this kernel)\n");
 			break;
 		}
+	for (int i = 0, head = 0; i < n; i++) {
+		if (r[i].error[0])
+			continue;
+		if (!head++)
+			printf("THP kB of the MADV_HUGEPAGE VMA from lazy completion, every %d ms "
+			       "(source in []):\n", THP_SAMPLE_MS);
+		printf("  %-12s [%llu]", r[i].st->name, (unsigned long long)r[i].thp_hg_src_kb);
+		for (int k = 0; k < r[i].thp_samples && k < 12; k++)
+			printf(" %llu", (unsigned long long)r[i].thp_hg_kb[k]);
+		if (r[i].thp_back_ms >= 0)
+			printf("%s: back in %.0f ms\n", r[i].thp_samples > 12 ? " ..." : "",
+			       r[i].thp_back_ms);
+		else
+			printf("%s: not back in %d ms\n", r[i].thp_samples > 12 ? " ..." : "",
+			       (r[i].thp_samples - 1) * THP_SAMPLE_MS);
+	}
+	for (int i = 0; i < n; i++)
+		if (!r[i].error[0] && r[i].numa_misplaced >= 0)
+			printf("  %s: %lld of %llu pages on another NUMA node than in the source "
+			       "(per VMA: %lld %lld %lld)\n", r[i].st->name, r[i].numa_misplaced,
+			       (unsigned long long)r[i].pages, r[i].numa_misplaced_vma[0],
+			       r[i].numa_misplaced_vma[1], r[i].numa_misplaced_vma[2]);
 	for (int i = 0; i < n; i++)
 		if (!r[i].error[0] && r[i].flag_mismatches)
 			printf("  %s: %d VMA(s) differ, first %s\n", r[i].st->name,
@@ -87,7 +128,7 @@ static void print_json(const struct result *r, int n)
 	for (int i = 0; i < n; i++) {
 		printf("%s\n {\"strategy\": \"%s\", ", i ? "," : "", r[i].st->name);
 		if (r[i].error[0]) {
-			printf("\"error\": \"");
+			printf("\"unavailable\": %s, \"error\": \"", r[i].unavailable ? "true" : "false");
 			for (const char *c = r[i].error; *c; c++)
 				printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
 			printf("\"}");
@@ -99,7 +140,11 @@ static void print_json(const struct result *r, int n)
 		       "\"vmas_source\": %d, \"vmas_restored\": %d, "
 		       "\"thp_kb_source\": %llu, \"thp_kb_restored\": %llu, "
 		       "\"precopy_ms\": %.3f, \"fill_ms\": %.3f, \"downtime_ms\": %.3f, "
-		       "\"lazy_ms\": %.3f, \"total_ms\": %.3f, \"fault_p50_us\": %.2f, \"fault_p99_us\": %.2f}",
+		       "\"lazy_ms\": %.3f, \"total_ms\": %.3f, \"fault_p50_us\": %.2f, \"fault_p99_us\": %.2f, "
+		       "\"collapse_pmds\": %llu, \"collapse_ms\": %.3f, \"thp_back_ms\": %.1f, "
+		       "\"numa_misplaced\": %lld, \"numa_misplaced_vma\": [%lld, %lld, %lld], "
+		       "\"thp_sample_ms\": %d, \"thp_hg_kb_source\": %llu, \"thp_hg_kb_at_lazy_end\": %llu, "
+		       "\"thp_hg_kb\": [",
 		       (unsigned long long)r[i].pages, (unsigned long long)r[i].precopied,
 		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].corrupted,
 		       (unsigned long long)r[i].zero_filled, (unsigned long long)r[i].faults,
@@ -109,9 +154,56 @@ static void print_json(const struct result *r, int n)
 		       r[i].flag_mismatches, r[i].src.vmas, r[i].dst.vmas,
 		       (unsigned long long)r[i].src.thp_kb, (unsigned long long)r[i].dst.thp_kb,
 		       r[i].precopy_ms, r[i].fill_ms, r[i].downtime_ms, r[i].lazy_ms, r[i].total_ms,
-		       r[i].fault_p50_us, r[i].fault_p99_us);
+		       r[i].fault_p50_us, r[i].fault_p99_us,
+		       (unsigned long long)r[i].collapse_pmds, r[i].collapse_ms, r[i].thp_back_ms,
+		       r[i].numa_misplaced, r[i].numa_misplaced_vma[0], r[i].numa_misplaced_vma[1],
+		       r[i].numa_misplaced_vma[2],
+		       THP_SAMPLE_MS, (unsigned long long)r[i].thp_hg_src_kb,
+		       (unsigned long long)r[i].thp_hg_lazy_kb);
+		for (int k = 0; k < r[i].thp_samples; k++)
+			printf("%s%llu", k ? ", " : "", (unsigned long long)r[i].thp_hg_kb[k]);
+		printf("]}");
 	}
 	printf("\n]\n");
+}
+
+/* lazyrestore workload: the process criu-* runs dump, restore and ask to check itself. */
+static int workload_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 'm' },
+		{ "permille", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 'r' },
+		{ "ready", required_argument, NULL, 'R' },
+		{ "verdict", required_argument, NULL, 'V' },
+		{ "numa", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long size = 0, permille = 100, seed = 1;
+	bool numa = false;
+	const char *ready = NULL, *verdict = NULL;
+	struct layout l;
+	int opt;
+
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((opt == 'm' && (parse_uint(optarg, 1 << 16, &size) || size < 2 || size % 2)) ||
+		    (opt == 'p' && parse_uint(optarg, 1000, &permille)) ||
+		    (opt == 'r' && parse_uint(optarg, 1U << 31, &seed)) || opt == '?')
+			return usage("workload: bad --size, --permille or --seed");
+		if (opt == 'R')
+			ready = optarg;
+		if (opt == 'V')
+			verdict = optarg;
+		if (opt == 'n')
+			numa = true;
+	}
+	if (!size || !ready || !verdict || optind != argc)
+		return usage("workload needs --size, --ready and --verdict");
+	layout_init(&l, (uint64_t)size << 20, permille, seed);
+	if (numa)
+		layout_set_numa(&l);
+	return selfcheck_run(&l, ready, verdict);
 }
 
 int main(int argc, char **argv)
@@ -125,21 +217,27 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "inject", required_argument, NULL, 'x' },
+		{ "collapse", no_argument, NULL, 'c' },
+		{ "numa", no_argument, NULL, 'n' },
+		{ "early-fill", no_argument, NULL, 'e' },
+		{ "thp-watch", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *strategy = "auto";
 	char images[256], why[200];
 	struct config cfg = { .region_bytes = 32ULL << 20, .hot_permille = 100, .seed = 1,
-			      .wait_khugepaged = true };
+			      .wait_khugepaged = true, .thp_watch_ms = 3000 };
 	struct result res[MAX_RUNS];
 	const struct strategy *runs[MAX_RUNS];
 	struct knobs kn = { .n = 0 };
 	unsigned long v;
 	int n = 0, opt, json = 0, rc = 0;
 
+	if (argc >= 2 && !strcmp(argv[1], "workload"))
+		return workload_main(argc, argv);
 	if (argc < 2 || strcmp(argv[1], "run"))
-		return usage(argc < 2 ? "no command" : "the only command is 'run'");
+		return usage(argc < 2 ? "no command" : "the commands are 'run' and 'workload'");
 	snprintf(images, sizeof(images), "/tmp/lazyrestore-images.%d", (int)getpid());
 	cfg.image_dir = images;
 	optind = 2;
@@ -174,6 +272,20 @@ int main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'c':
+			cfg.collapse = true;
+			break;
+		case 'n':
+			cfg.numa = true;
+			break;
+		case 'e':
+			cfg.early_fill = true;
+			break;
+		case 'w':
+			if (parse_uint(optarg, THP_SAMPLES * THP_SAMPLE_MS / 1000, &v))
+				return usage("--thp-watch takes seconds, 0 to 60");
+			cfg.thp_watch_ms = v * 1000;
+			break;
 		case 'x':
 			if (strcmp(optarg, "kill-source-before-freeze") && strcmp(optarg, "kill-source-lazy") &&
 			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate"))
@@ -190,6 +302,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage("unexpected argument");
+	if (cfg.numa && numa_check(why, sizeof(why))) {
+		fprintf(stderr, "lazyrestore: %s\n", why);
+		return 1;
+	}
 
 	if (!strcmp(strategy, "all")) {
 		for (int i = 0; strategy_at(i) && n < MAX_RUNS; i++)
@@ -198,10 +314,21 @@ int main(int argc, char **argv)
 		runs[n++] = strategy_find(madv_clr_hugepage_supported() ? "clr" : "uffd-copy");
 		if (!madv_clr_hugepage_supported())
 			fprintf(stderr, "lazyrestore: MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL): using uffd-copy\n");
-	} else if ((runs[0] = strategy_find(strategy))) {
-		n = 1;
 	} else {
-		return usage("unknown --strategy");
+		/* One name, or several separated by commas. */
+		for (const char *p = strategy; *p; ) {
+			size_t len = strcspn(p, ",");
+			char name[32];
+
+			snprintf(name, sizeof(name), "%.*s", (int)len, p);
+			if (n == MAX_RUNS || !(runs[n++] = strategy_find(name))) {
+				fprintf(stderr, "lazyrestore: unknown strategy '%s'\n", name);
+				return usage("--strategy takes strategy names, comma-separated, or auto or all");
+			}
+			p += len + (p[len] == ',');
+		}
+		if (!n)
+			return usage("--strategy takes strategy names, comma-separated, or auto or all");
 	}
 
 	if (cfg.wait_khugepaged) {
@@ -215,11 +342,15 @@ int main(int argc, char **argv)
 		if (runs[i]->needs_clr && !madv_clr_hugepage_supported()) {
 			memset(&res[i], 0, sizeof(res[i]));
 			res[i].st = runs[i];
+			res[i].unavailable = true;
 			snprintf(res[i].error, sizeof(res[i].error),
 				 "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
 			continue;
 		}
-		migrate(&cfg, runs[i], &res[i]);
+		if (runs[i]->criu)
+			criu_migrate(&cfg, runs[i], &res[i]);
+		else
+			migrate(&cfg, runs[i], &res[i]);
 	}
 	knobs_restore(&kn);
 
@@ -228,7 +359,7 @@ int main(int argc, char **argv)
 	else
 		print_table(res, n);
 	for (int i = 0; i < n; i++) {
-		if (res[i].error[0] && !(runs[i]->needs_clr && n > 1))
+		if (res[i].error[0] && !(res[i].unavailable && n > 1))
 			rc = rc ? rc : 1;
 		if (!res[i].error[0] && res[i].corrupted && (n == 1 || strcmp(runs[i]->name, "none")))
 			rc = 3;

@@ -11,8 +11,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,11 +27,16 @@
 #include "layout.h"
 #include "lazy.h"
 #include "migrate.h"
+#include "numa.h"
 #include "procfs.h"
 #include "proto.h"
+#include "vmacompare.h"
 #include "workload.h"
 
 #define CHUNK_PAGES 256
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 
 struct run_state {
 	const struct config *cfg;
@@ -145,6 +154,9 @@ static int precopy(struct run_state *s)
 		recs[i] = s->l.vma[i];
 		recs[i].thp = v[i].hg ? THP_ADVICE_HUGEPAGE : v[i].nh ? THP_ADVICE_NOHUGEPAGE :
 			      THP_ADVICE_NONE;
+		/* What the source says, not what the layout meant: as a real dump would. */
+		if (numa_policy_of(s->source, recs[i].start, &recs[i].mpol, &recs[i].nodes))
+			recs[i].mpol = 0, recs[i].nodes = 0;
 	}
 	free(v);
 	buf = malloc(CHUNK_PAGES * s->ps);
@@ -215,7 +227,11 @@ static int freeze(struct run_state *s)
 	return 0;
 }
 
-static int record_source(struct run_state *s)
+/*
+ * The frozen source: every page's checksum (for the final comparison),
+ * and into @changed the pages that changed since the pre-copy.
+ */
+static int record_source(struct run_state *s, struct runs *changed)
 {
 	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end, k = 0;
 	char *buf = malloc(CHUNK_PAGES * s->ps);
@@ -243,7 +259,7 @@ static int record_source(struct run_state *s)
 				 * hides partially filled PMD ranges.
 				 */
 				if (s->src_sums[k] != s->pre_sums[k] &&
-				    runs_add(&s->dirty, a / s->ps + p, 1))
+				    runs_add(changed, a / s->ps + p, 1))
 					ret = failf(s, "out of memory");
 			}
 		}
@@ -251,7 +267,7 @@ static int record_source(struct run_state *s)
 	free(buf);
 	s->res->soft_dirty_pages = runs_pages(&soft);
 	/* Every changed page must have been written since the pre-copy. */
-	if (!ret && s->res->soft_dirty && runs_subtract(&s->dirty, &soft, &missed) == 0 && missed.n)
+	if (!ret && s->res->soft_dirty && runs_subtract(changed, &soft, &missed) == 0 && missed.n)
 		ret = failf(s, "soft-dirty missed %llu changed pages, first at %#llx",
 			    (unsigned long long)runs_pages(&missed),
 			    (unsigned long long)(missed.v[0].start * s->ps));
@@ -259,53 +275,84 @@ static int record_source(struct run_state *s)
 	runs_free(&missed);
 	if (!s->src_sums)
 		return failf(s, "out of memory");
-	s->res->lazy = runs_pages(&s->dirty);
 	return ret;
 }
 
-static void side_of(pid_t pid, const struct layout *l, struct vma_side *side,
-		    struct vma_info **v, size_t *n)
+static int compare_nodes(struct run_state *s)
 {
-	*v = proc_vmas(pid, l->vma[0].start, l->vma[l->n - 1].end, n);
-	side->vmas = *n;
-	side->thp_kb = 0;
-	for (size_t i = 0; i < *n; i++)
-		side->thp_kb += (*v)[i].anon_huge_kb;
+	char why[160];
+	int *a = vma_nodes(s->source, &s->l, s->res->pages, why, sizeof(why)), *b = NULL;
+
+	if (a)
+		b = vma_nodes(s->dest, &s->l, s->res->pages, why, sizeof(why));
+	if (b)
+		vma_nodes_differ(s->res, &s->l, a, b);
+	free(a);
+	free(b);
+	return b ? 0 : failf(s, "--numa: %s", why);
 }
 
-static void compare_vmas(struct run_state *s, const struct vma_info *a, size_t na,
-			 const struct vma_info *b, size_t nb)
+/*
+ * After lazy completion: MADV_COLLAPSE, from here through process_madvise(),
+ * the destination's 2 MiB ranges that the source had as THPs. Every page
+ * is in by now, so nothing collapses over a hole.
+ */
+static int collapse_like_source(struct run_state *s)
 {
-	for (size_t i = 0; i < na; i++) {
-		const struct vma_info *m = NULL;
+	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end;
+	size_t max = (hi - lo) / PMD_BYTES + 1, n = 0, k = 0;
+	uint64_t *pmds = calloc(max, sizeof(*pmds));
+	struct iovec *iov = calloc(max, sizeof(*iov));
+	int pidfd = syscall(SYS_pidfd_open, s->dest, 0), ret = 0;
+	double t0;
 
-		for (size_t j = 0; j < nb; j++)
-			if (b[j].start == a[i].start && b[j].end == a[i].end)
-				m = &b[j];
-		if (m && !strcmp(m->flags, a[i].flags))
-			continue;
-		if (!s->res->flag_mismatches++)
-			snprintf(s->res->first_mismatch, sizeof(s->res->first_mismatch),
-				 "%#llx-%#llx: source \"%s\", restored %s%s%s",
-				 (unsigned long long)a[i].start, (unsigned long long)a[i].end, a[i].flags,
-				 m ? "\"" : "split differently", m ? m->flags : "", m ? "\"" : "");
+	if (!pmds || !iov || pidfd < 0) {
+		ret = failf(s, "--collapse: %s", pidfd < 0 ? strerror(errno) : "out of memory");
+		goto out;
 	}
+	ret = proc_huge_pmds(s->source, lo, hi, pmds, max, &n);
+	if (ret) {
+		ret = failf(s, "--collapse: finding the source's THPs in /proc/kpageflags: %s",
+			    strerror(-ret));
+		goto out;
+	}
+	/* Neighbouring PMDs go in one iovec: fewer, longer ranges. */
+	for (size_t i = 0; i < n; i++) {
+		if (k && (uint64_t)iov[k - 1].iov_base + iov[k - 1].iov_len == pmds[i])
+			iov[k - 1].iov_len += PMD_BYTES;
+		else
+			iov[k++] = (struct iovec){ (void *)pmds[i], PMD_BYTES };
+	}
+	s->res->collapse_pmds = n;
+	t0 = vma_now_ms();
+	for (size_t i = 0; i < k; i += IOV_MAX) {
+		size_t m = k - i < IOV_MAX ? k - i : IOV_MAX;
+
+		/* EAGAIN: some range could not be collapsed now; coverage shows it. */
+		if (syscall(SYS_process_madvise, pidfd, &iov[i], m, MADV_COLLAPSE, 0) < 0 &&
+		    errno != EAGAIN) {
+			ret = failf(s, "--collapse: process_madvise(MADV_COLLAPSE): %s%s",
+				    strerror(errno), errno == EINVAL ?
+				    " (kernel without MADV_COLLAPSE, 6.1+)" : "");
+			break;
+		}
+	}
+	s->res->collapse_ms = vma_now_ms() - t0;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	free(pmds);
+	free(iov);
+	return ret;
 }
 
-static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
+static int start_dest(struct run_state *s)
 {
 	struct dest_args da = {
 		.image_dir = s->cfg->image_dir, .st = s->res->st, .lazy = &s->dirty,
-		.wait_khugepaged = s->cfg->wait_khugepaged,
+		.wait_khugepaged = s->cfg->wait_khugepaged, .early = s->cfg->early_fill,
 	};
-	struct vma_info *sv = NULL, *dv = NULL;
-	size_t nsv = 0, ndv = 0;
-	uint64_t fill_ns, *sums, zero_sum;
-	struct timespec t_go;
-	char *zero;
-	struct lazy lz;
-	char buf[64];
-	int sv_pair[2], uffd, status, ret = 0;
+	int sv_pair[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv_pair))
 		return failf(s, "socketpair: %s", strerror(errno));
@@ -319,16 +366,76 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 	}
 	close(sv_pair[1]);
 	s->sock = sv_pair[0];
-	uffd = proto_recv_fd(s->sock, &fill_ns, sizeof(fill_ns), 300000);
-	if (uffd < 0) {
-		if (waitpid(s->dest, &status, 0) == s->dest) {
-			s->dest = 0;
-			return failf(s, "the destination failed (%s; its message is above)",
-				     exit_text(status, buf, sizeof(buf)));
-		}
-		return failf(s, "no userfaultfd from the destination: %s", strerror(errno));
+	return 0;
+}
+
+static int dest_failed(struct run_state *s, const char *waiting_for)
+{
+	char buf[64];
+	int status;
+
+	if (waitpid(s->dest, &status, 0) == s->dest) {
+		s->dest = 0;
+		return failf(s, "the destination failed (%s; its message is above)",
+			     exit_text(status, buf, sizeof(buf)));
 	}
+	return failf(s, "no %s from the destination: %s", waiting_for, strerror(errno));
+}
+
+/* --early-fill, before the freeze: the destination fills while the source runs. */
+static int early_fill(struct run_state *s)
+{
+	uint64_t fill_ns;
+
+	if (start_dest(s))
+		return -1;
+	if (proto_read_all(s->sock, &fill_ns, sizeof(fill_ns), 600000))
+		return dest_failed(s, "end of the fill");
 	s->res->fill_ms = fill_ns / 1e6;
+	return 0;
+}
+
+/*
+ * --early-fill, in the downtime: the lazy set, then the destination
+ * discards it. With soft-dirty that is a pagemap read, whatever the size;
+ * without, every page of the frozen source is read and compared.
+ */
+static int send_lazy_set(struct run_state *s)
+{
+	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end, n;
+
+	if (s->res->soft_dirty) {
+		if (proc_pages_with(s->source, lo, hi, PM_SOFT_DIRTY_BIT, &s->dirty))
+			return failf(s, "reading the workload's pagemap: %s", strerror(errno));
+	} else if (record_source(s, &s->dirty)) {
+		return -1;
+	}
+	s->res->lazy = runs_pages(&s->dirty);
+	n = s->dirty.n;
+	if (proto_write_all(s->sock, &n, sizeof(n)) ||
+	    proto_write_all(s->sock, s->dirty.v, n * sizeof(*s->dirty.v)))
+		return failf(s, "sending the lazy set: %s", strerror(errno));
+	return 0;
+}
+
+static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
+{
+	struct vma_info *sv = NULL, *dv = NULL;
+	size_t nsv = 0, ndv = 0;
+	uint64_t fill_ns, *sums, zero_sum;
+	struct timespec t_go;
+	double t_lazy_done;
+	char *zero;
+	struct lazy lz;
+	int uffd, ret = 0;
+
+	if (!s->cfg->early_fill && start_dest(s))
+		return -1;
+	uffd = proto_recv_fd(s->sock, &fill_ns, sizeof(fill_ns), 300000);
+	if (uffd < 0)
+		return dest_failed(s, "userfaultfd");
+	if (!s->cfg->early_fill)
+		s->res->fill_ms = fill_ns / 1e6;
 	if (s->cfg->inject && !strcmp(s->cfg->inject, "kill-source-lazy")) {
 		kill(s->source, SIGKILL);
 		waitpid(s->source, NULL, 0);
@@ -342,6 +449,13 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 	if (proto_write_all(s->sock, "g", 1))
 		ret = failf(s, "resuming the destination: %s", strerror(errno));
 	s->res->downtime_ms = ms_between(t_freeze, &t_go);
+	/* Early fill with soft-dirty: the comparison's data, now that it runs. */
+	if (!ret && s->cfg->early_fill && !s->src_sums) {
+		struct runs changed = RUNS_INIT;
+
+		ret = record_source(s, &changed);
+		runs_free(&changed);
+	}
 	sums = malloc(s->res->pages * sizeof(*sums));
 	/* Watch the handler while waiting: if it fails, no fault gets served. */
 	if (!ret && (!sums || proto_read_all_unless(s->sock, sums, s->res->pages * sizeof(*sums),
@@ -356,9 +470,10 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 			ret = failf(s, "the destination did not report its pages: %s", strerror(errno));
 		}
 	}
-	s->res->lazy_ms = ms_since(&t_go);
 	if (lazy_stop(&lz))
 		ret = failf(s, "lazy-pages handler: %s: %s", lz.what, strerror(lz.error));
+	s->res->lazy_ms = ms_since(&t_go);
+	t_lazy_done = vma_now_ms();
 	s->res->faults = lz.faults;
 	s->res->background = lz.filled;
 	s->res->fault_p50_us = lazy_latency_percentile(&lz, 50) / 1e3;
@@ -376,9 +491,19 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 	}
 	free(sums);
 	if (!ret) {
-		side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
-		side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
-		compare_vmas(s, sv, nsv, dv, ndv);
+		vma_side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
+		vma_side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
+		vma_compare(s->res, sv, nsv, dv, ndv);
+		s->res->thp_hg_src_kb = vma_thp_kb(s->source, s->l.vma[LAYOUT_HG].start,
+						   s->l.vma[LAYOUT_HG].end);
+		s->res->thp_hg_lazy_kb = vma_thp_kb(s->dest, s->l.vma[LAYOUT_HG].start,
+						    s->l.vma[LAYOUT_HG].end);
+		if (s->cfg->numa)
+			ret = compare_nodes(s);
+		if (!ret && s->cfg->collapse)
+			ret = collapse_like_source(s);
+		vma_watch_thp(s->res, s->dest, s->l.vma[LAYOUT_HG].start, s->l.vma[LAYOUT_HG].end,
+			      s->res->thp_hg_src_kb, t_lazy_done, s->cfg->thp_watch_ms);
 		free(sv);
 		free(dv);
 	}
@@ -422,7 +547,10 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 
 	memset(res, 0, sizeof(*res));
 	res->st = st;
+	res->numa_misplaced = -1;
 	layout_init(&s.l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
+	if (cfg->numa)
+		layout_set_numa(&s.l);
 	for (int i = 0; i < s.l.n; i++)
 		res->pages += (s.l.vma[i].end - s.l.vma[i].start) / s.ps;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -434,14 +562,22 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 	res->precopy_ms = ms_since(&t0);
 	if (cfg->inject && !strncmp(cfg->inject, "damage-", 7))
 		damage_image(&s);
+	if (cfg->early_fill && early_fill(&s))
+		goto out;
 	usleep(200 * 1000);	/* the workload goes on dirtying its hot pages */
 	if (cfg->inject && !strcmp(cfg->inject, "kill-source-before-freeze"))
 		kill(s.source, SIGKILL);
 	if (freeze(&s))
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t_freeze);
-	if (record_source(&s))
-		goto out;
+	if (cfg->early_fill) {
+		if (send_lazy_set(&s))
+			goto out;
+	} else {
+		if (record_source(&s, &s.dirty))
+			goto out;
+		res->lazy = runs_pages(&s.dirty);
+	}
 	restore_and_serve(&s, &t_freeze);
 	res->total_ms = ms_since(&t0);
 out:

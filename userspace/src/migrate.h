@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "layout.h"
 #include "strategy.h"
 
 struct config {
@@ -13,10 +14,18 @@ struct config {
 	unsigned int hot_permille;	/* pages the workload keeps dirtying */
 	unsigned int seed;
 	bool wait_khugepaged;		/* give it 2 scans between fill and register */
+	bool collapse;			/* MADV_COLLAPSE what was huge, after lazy completion */
+	unsigned int thp_watch_ms;	/* how long to watch THP come back */
+	bool numa;			/* source VMAs with NUMA policies (layout_set_numa) */
+	bool early_fill;		/* the destination fills before the freeze */
 	const char *image_dir;
 	const char *inject;		/* test hook: kill-source-before-freeze, kill-source-lazy,
 					   damage-flip, damage-truncate */
 };
+
+/* THP coverage of the MADV_HUGEPAGE VMA after lazy completion, sampled. */
+#define THP_SAMPLE_MS	100
+#define THP_SAMPLES	600	/* at most a minute */
 
 struct vma_side {
 	int vmas;			/* VMAs of the layout's span */
@@ -26,6 +35,7 @@ struct vma_side {
 struct result {
 	const struct strategy *st;
 	char error[200];		/* empty when the migration ran */
+	bool unavailable;		/* error says what this machine lacks for it */
 	uint64_t pages, precopied, lazy;
 	bool soft_dirty;		/* the kernel tracks soft-dirty bits */
 	uint64_t soft_dirty_pages;	/* pages soft-dirty at freeze */
@@ -36,6 +46,15 @@ struct result {
 	uint64_t faults, background;
 	double precopy_ms, fill_ms, downtime_ms, lazy_ms, total_ms;
 	double fault_p50_us, fault_p99_us;
+	uint64_t thp_hg_src_kb;		/* the source's MADV_HUGEPAGE VMA */
+	uint64_t thp_hg_lazy_kb;	/* the restored one at lazy completion */
+	uint64_t thp_hg_kb[THP_SAMPLES];	/* the restored one, from lazy completion on */
+	int thp_samples;
+	double thp_back_ms;		/* from lazy completion to thp_hg_src_kb; -1: not seen */
+	uint64_t collapse_pmds;		/* huge in the source, MADV_COLLAPSEd */
+	double collapse_ms;		/* the process_madvise(MADV_COLLAPSE) call */
+	long long numa_misplaced;	/* pages on another node than in the source; -1: not asked */
+	long long numa_misplaced_vma[LAYOUT_MAX];	/* the same, per VMA of the layout */
 };
 
 void migrate(const struct config *cfg, const struct strategy *st, struct result *res);

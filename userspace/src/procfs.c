@@ -114,3 +114,51 @@ int proc_clear_soft_dirty(pid_t pid)
 	close(fd);
 	return ret;
 }
+
+/* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h) */
+#define KPF_COMPOUND_HEAD	15
+#define KPF_THP			22
+
+int proc_huge_pmds(pid_t pid, uint64_t lo, uint64_t hi, uint64_t *addrs, size_t max, size_t *n)
+{
+	long ps = getpagesize();
+	const uint64_t pmd = 2ULL << 20;
+	char path[64];
+	int pm, kf, ret = 0;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	pm = open(path, O_RDONLY | O_CLOEXEC);
+	kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (pm < 0 || kf < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (uint64_t a = (lo + pmd - 1) & ~(pmd - 1); a + pmd <= hi && *n < max; a += pmd) {
+		uint64_t e, flags, pfn;
+
+		if (pread(pm, &e, 8, a / ps * 8) != 8) {
+			ret = -EIO;
+			break;
+		}
+		pfn = e & ((1ULL << 55) - 1);
+		if (!(e >> PM_PRESENT_BIT & 1))
+			continue;
+		if (!pfn) {		/* PFNs are hidden without CAP_SYS_ADMIN */
+			ret = -EPERM;
+			break;
+		}
+		if (pread(kf, &flags, 8, pfn * 8) != 8) {
+			ret = -EIO;
+			break;
+		}
+		if (flags >> KPF_THP & 1 && flags >> KPF_COMPOUND_HEAD & 1)
+			addrs[(*n)++] = a;
+	}
+out:
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return ret;
+}

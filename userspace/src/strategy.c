@@ -52,6 +52,10 @@ static const struct strategy strategies[] = {
 	  .before_fill = nohugepage, .after_register = hugepage },
 	{ .name = "none", .how = "source advice, fill, register: no protection",
 	  .before_fill = source_advice },
+	{ .name = "criu-ps", .how = "CRIU: pre-dump, dump --lazy-pages with a page server, restore --lazy-pages",
+	  .criu = "page-server" },
+	{ .name = "criu-local", .how = "CRIU: pre-dump, dump, lazy-pages from the local images",
+	  .criu = "local" },
 };
 
 const struct strategy *strategy_at(int i)

@@ -18,6 +18,7 @@ struct strategy {
 	const char *how;
 	bool register_first;	/* fill through UFFDIO_COPY */
 	bool needs_clr;		/* needs MADV_CLR_HUGEPAGE in the kernel */
+	const char *criu;	/* not ours: CRIU's lazy restore, "page-server" or "local" */
 	int (*process_before)(void);
 	int (*before_fill)(const struct vma_rec *v);
 	int (*after_register)(const struct vma_rec *v);

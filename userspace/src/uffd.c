@@ -70,6 +70,16 @@ int uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake)
 	return 0;
 }
 
+int uffd_copy_page(int uffd, uint64_t dst, const void *src, long ps)
+{
+	struct uffdio_copy c = { .dst = dst, .src = (unsigned long)src, .len = ps };
+
+	while (ioctl(uffd, UFFDIO_COPY, &c))
+		if (errno != EAGAIN)
+			return -errno;
+	return 0;
+}
+
 int uffd_wake(int uffd, uint64_t start, uint64_t len)
 {
 	struct uffdio_range r = { .start = start, .len = len };

@@ -15,6 +15,8 @@ int uffd_register_missing(int uffd, uint64_t start, uint64_t len);
 /* Copy @len bytes from @src to @dst; pages already there are skipped. */
 int uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake);
 int uffd_wake(int uffd, uint64_t start, uint64_t len);
+/* One page, waking its faulters; -EEXIST when it is already there. */
+int uffd_copy_page(int uffd, uint64_t dst, const void *src, long ps);
 bool madv_clr_hugepage_supported(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "numa.h"
 #include "workload.h"
 
 int madvise_advice(uint64_t start, uint64_t len, uint32_t advice)
@@ -18,19 +19,9 @@ int madvise_advice(uint64_t start, uint64_t len, uint32_t advice)
 	return 0;
 }
 
-/* A page's contents: its address and generation, spread over the page. */
-static void write_page(uint64_t addr, uint64_t gen, long ps)
-{
-	uint64_t *w = (uint64_t *)addr;
-
-	for (long i = 0; i < ps / 8; i++)
-		w[i] = addr ^ (gen * 0x100000001b3ULL) ^ (uint64_t)i;
-}
-
-int workload_run(const struct layout *l, int ready_fd)
+int workload_map(const struct layout *l)
 {
 	long ps = getpagesize();
-	uint64_t gen = 1;
 
 	for (int i = 0; i < l->n; i++) {
 		const struct vma_rec *v = &l->vma[i];
@@ -45,16 +36,31 @@ int workload_run(const struct layout *l, int ready_fd)
 			fprintf(stderr, "lazyrestore: workload: madvise: %s\n", strerror(errno));
 			return 1;
 		}
+		if (numa_apply(v)) {
+			fprintf(stderr, "lazyrestore: workload: mbind %s: %s\n",
+				numa_policy_name(v->mpol), strerror(errno));
+			return 1;
+		}
 		for (uint64_t a = v->start; a < v->end; a += ps)
-			write_page(a, 0, ps);
+			page_write(a, 0, ps);
 	}
+	return 0;
+}
+
+int workload_run(const struct layout *l, int ready_fd)
+{
+	long ps = getpagesize();
+	uint64_t gen = 1;
+
+	if (workload_map(l))
+		return 1;
 	if (write(ready_fd, "r", 1) != 1)
 		return 1;
 	for (;;) {
 		for (int i = 0; i < l->n; i++)
 			for (uint64_t a = l->vma[i].start; a < l->vma[i].end; a += ps)
 				if (layout_is_hot(l, a))
-					write_page(a, gen, ps);
+					page_write(a, gen, ps);
 		gen++;
 	}
 }

@@ -23,8 +23,10 @@ static void make_image(struct tap *t, struct fixture *f)
 
 	strcpy(f->dir, "/tmp/lazyrestore-test-image.XXXXXX");
 	CHECK(t, mkdtemp(f->dir) != NULL);
-	f->vmas[0] = (struct vma_rec){ 0x100000, 0x110000, 3, THP_ADVICE_HUGEPAGE };
-	f->vmas[1] = (struct vma_rec){ 0x200000, 0x210000, 3, THP_ADVICE_NONE };
+	f->vmas[0] = (struct vma_rec){ .start = 0x100000, .end = 0x110000, .prot = 3,
+				      .thp = THP_ADVICE_HUGEPAGE, .mpol = 2, .nodes = 2 };
+	f->vmas[1] = (struct vma_rec){ .start = 0x200000, .end = 0x210000, .prot = 3,
+				      .thp = THP_ADVICE_NONE };
 	f->data = malloc(6 * PS);
 	for (int i = 0; i < 6 * PS; i++)
 		f->data[i] = (char)(i * 7 + i / PS);
@@ -97,6 +99,7 @@ static void round_trip(struct tap *t)
 	CHECK(t, img_open(&img, f.dir, &err) == 0);
 	CHECK(t, img.n == 3 && img.nvmas == 2 && img.page_size == PS);
 	CHECK(t, img.vmas[0].thp == THP_ADVICE_HUGEPAGE && img.vmas[1].end == 0x210000);
+	CHECK(t, img.vmas[0].mpol == 2 && img.vmas[0].nodes == 2 && img.vmas[1].mpol == 0);
 	CHECK(t, img_read_entry(&img, 1, buf, &err) == 0 && !memcmp(buf, f.data + PS, 2 * PS));
 	CHECK(t, img_read_entry(&img, 2, buf, &err) == 0 && !memcmp(buf, f.data + 3 * PS, 3 * PS));
 	img_close(&img);
@@ -162,7 +165,7 @@ static void truncated_index_refused(struct tap *t)
 	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "does not hold"));
 	drop_image(&f);
 	make_image(t, &f);
-	shorten(&f, "mm.img", 2 * 24 + 10);		/* into the header */
+	shorten(&f, "mm.img", 2 * sizeof(struct vma_rec) + 10);	/* into the header */
 	CHECK(t, refused(&f, "mm.img", &err) && strstr(err.msg, "truncated header"));
 	drop_image(&f);
 }
