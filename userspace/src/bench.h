@@ -17,6 +17,7 @@ struct bench_opts {
 	const char *dir;	/* for the image files */
 	uint64_t fill_mib;
 	uint64_t fault_pages;
+	const char *method;	/* fill: only this one (for a profiler), NULL: all */
 	FILE *out;		/* JSON lines */
 };
 

@@ -399,6 +399,8 @@ int bench_fill(const struct bench_opts *o)
 
 			if (!uring && !strncmp(methods[m].name, "io_uring", 8))
 				continue;
+			if (o->method && strcmp(o->method, methods[m].name))
+				continue;
 			if (!strcmp(methods[m].name, "io_uring-direct") && f.dfd < 0) {
 				bench_note(o, "fill", "io_uring-direct skipped: O_DIRECT open of %s: %s",
 					   f.path, "not supported by this file system");

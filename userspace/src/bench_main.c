@@ -56,9 +56,10 @@ void bench_fill_row(const struct bench_opts *o, const char *name, const char *wh
 static int usage(const char *why)
 {
 	fprintf(stderr, "lazybench: %s\n"
-		"usage: lazybench fill|faults [--dir DIR] [--fill-mib N] [--fault-pages N]\n"
+		"usage: lazybench fill|faults [--dir DIR] [--fill-mib N] [--fault-pages N] [--method M]\n"
 		"  fill    image files -> destination memory, every method and the limits\n"
 		"  faults  lazy fault service: lazyrestore's handler vs a bare uffd round trip\n"
+		"  --method M: fill with that method only (to profile it: perf record lazybench ...)\n"
 		"Prints JSON lines; scripts/bench makes the table and plots.\n", why);
 	return 2;
 }
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "fill-mib", required_argument, NULL, 'f' },
 		{ "fault-pages", required_argument, NULL, 'p' },
+		{ "method", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench_opts o = { .dir = "/tmp", .fill_mib = 256, .fault_pages = 4096, .out = stdout };
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 			o.fill_mib = v;
 		else if (opt == 'p')
 			o.fault_pages = v;
+		else if (opt == 'm')
+			o.method = optarg;
 		else
 			return usage("unknown option");
 	}

@@ -52,11 +52,9 @@ static int failf(struct criu_run *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!c->res->error[0]) {
-		va_start(ap, fmt);
-		vsnprintf(c->res->error, sizeof(c->res->error), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	result_errorv(c->res, fmt, ap);
+	va_end(ap);
 	c->keep = true;
 	return -1;
 }
@@ -490,14 +488,7 @@ void criu_migrate(const struct config *cfg, const struct strategy *st, struct re
 			      .port = 27000 + getpid() % 1000 };
 	int was_subreaper = 0;
 
-	memset(res, 0, sizeof(*res));
-	res->st = st;
-	res->numa_misplaced = -1;
-	layout_init(&c.l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
-	if (cfg->numa)
-		layout_set_numa(&c.l);
-	for (int i = 0; i < c.l.n; i++)
-		res->pages += (c.l.vma[i].end - c.l.vma[i].start) / getpagesize();
+	result_start(cfg, st, res, &c.l);
 	if (!criu_installed()) {
 		res->unavailable = true;
 		snprintf(res->error, sizeof(res->error), "criu not found in PATH (Debian package criu)");

@@ -64,15 +64,33 @@ static double ms_since(const struct timespec *t0)
 	return ms_between(t0, &t);
 }
 
+void result_start(const struct config *cfg, const struct strategy *st, struct result *res,
+		  struct layout *l)
+{
+	memset(res, 0, sizeof(*res));
+	res->st = st;
+	res->numa_misplaced = -1;
+	layout_init(l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
+	if (cfg->numa)
+		layout_set_numa(l);
+	for (int i = 0; i < l->n; i++)
+		res->pages += (l->vma[i].end - l->vma[i].start) / getpagesize();
+}
+
+int result_errorv(struct result *res, const char *fmt, va_list ap)
+{
+	if (!res->error[0])
+		vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	return -1;
+}
+
 static int failf(struct run_state *s, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!s->res->error[0]) {
-		va_start(ap, fmt);
-		vsnprintf(s->res->error, sizeof(s->res->error), fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	result_errorv(s->res, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -545,14 +563,7 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 			       .source_mem = -1, .dirty = RUNS_INIT };
 	struct timespec t0, t_freeze;
 
-	memset(res, 0, sizeof(*res));
-	res->st = st;
-	res->numa_misplaced = -1;
-	layout_init(&s.l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
-	if (cfg->numa)
-		layout_set_numa(&s.l);
-	for (int i = 0; i < s.l.n; i++)
-		res->pages += (s.l.vma[i].end - s.l.vma[i].start) / s.ps;
+	result_start(cfg, st, res, &s.l);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (start_source(&s))
 		goto out;

@@ -3,6 +3,7 @@
 #ifndef LAZYRESTORE_MIGRATE_H
 #define LAZYRESTORE_MIGRATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,5 +59,10 @@ struct result {
 };
 
 void migrate(const struct config *cfg, const struct strategy *st, struct result *res);
+/* An empty result for @st, and the layout @cfg asks for. */
+void result_start(const struct config *cfg, const struct strategy *st, struct result *res,
+		  struct layout *l);
+/* The first error of a run wins: later ones are its fallout. Returns -1. */
+int result_errorv(struct result *res, const char *fmt, va_list ap);
 
 #endif
