@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "image.h"
 #include "uffd.h"
 
@@ -36,14 +36,6 @@ struct fill {
 	char *src;		/* the same bytes in memory, for the references */
 	char path[300];
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 /* A fresh anonymous target at the image's addresses, 4K only (clr and prctl restore so). */
 static char *target(struct fill *f)
@@ -185,10 +177,6 @@ static int m_uring_fixed(struct fill *f, char *t, double *t0)
 static int m_uring_direct(struct fill *f, char *t, double *t0)
 {
 	(void)t, (void)t0;
-	if (f->dfd < 0) {
-		errno = EOPNOTSUPP;
-		return -1;
-	}
 	return uring_reads(f, f->dfd, false);
 }
 
@@ -245,7 +233,7 @@ static int r_memcpy_faulted(struct fill *f, char *t, double *t0)
 {
 	if (madvise(t, f->bytes, MADV_POPULATE_WRITE))
 		return -1;
-	*t0 = now_s();	/* the faulting-in is not part of it */
+	*t0 = now_ns() / 1e9;	/* the faulting-in is not part of it */
 	memcpy(t, f->src, f->bytes);
 	return 0;
 }
@@ -264,7 +252,7 @@ static int r_uffd_one(struct fill *f, char *t, double *t0)
 
 	if (uffd < 0 || uffd_register_missing(uffd, (uint64_t)t, f->bytes))
 		return -1;
-	*t0 = now_s();	/* nor is the registration */
+	*t0 = now_ns() / 1e9;	/* nor is the registration */
 	ret = uffd_copy(uffd, (uint64_t)t, f->src, f->bytes, false);
 	close(uffd);
 	return ret ? -1 : 0;
@@ -289,28 +277,27 @@ static const struct fill_method {
 	const char *name;
 	const char *what;
 	bool reference;
-	bool safe;		/* keeps THP away from holes by itself or with clr/prctl */
 	int (*run)(struct fill *f, char *t, double *t0);
 } methods[] = {
-	{ "read", "pread() per image entry into the target (clr, prctl)", false, true, m_read },
-	{ "preadv", "preadv() of consecutive entries into the target", false, true, m_preadv },
-	{ "populate+read", "MADV_POPULATE_WRITE, then pread() into the target", false, true,
+	{ "read", "pread() per image entry into the target (clr, prctl)", false, m_read },
+	{ "preadv", "preadv() of consecutive entries into the target", false, m_preadv },
+	{ "populate+read", "MADV_POPULATE_WRITE, then pread() into the target", false,
 	  m_populate_read },
-	{ "io_uring", "io_uring reads, 64 in flight, into the target", false, true, m_uring },
-	{ "io_uring-fixed", "target registered as fixed buffers (pins it), READ_FIXED", false, true,
+	{ "io_uring", "io_uring reads, 64 in flight, into the target", false, m_uring },
+	{ "io_uring-fixed", "target registered as fixed buffers (pins it), READ_FIXED", false,
 	  m_uring_fixed },
-	{ "io_uring-direct", "O_DIRECT io_uring reads into the target", false, true, m_uring_direct },
-	{ "uffd-copy-4k", "register first, pread to a bounce buffer, UFFDIO_COPY 4 KiB", false, true,
+	{ "io_uring-direct", "O_DIRECT io_uring reads into the target", false, m_uring_direct },
+	{ "uffd-copy-4k", "register first, pread to a bounce buffer, UFFDIO_COPY 4 KiB", false,
 	  m_uffd_4k },
-	{ "uffd-copy-64k", "the same, UFFDIO_COPY 64 KiB", false, true, m_uffd_64k },
-	{ "uffd-copy-2m", "the same, UFFDIO_COPY 2 MiB", false, true, m_uffd_2m },
-	{ "ref:memcpy-faulted", "memcpy into memory already faulted in", true, false,
+	{ "uffd-copy-64k", "the same, UFFDIO_COPY 64 KiB", false, m_uffd_64k },
+	{ "uffd-copy-2m", "the same, UFFDIO_COPY 2 MiB", false, m_uffd_2m },
+	{ "ref:memcpy-faulted", "memcpy into memory already faulted in", true,
 	  r_memcpy_faulted },
-	{ "ref:memcpy-fresh", "memcpy into fresh memory (a fault per 4 KiB)", true, false,
+	{ "ref:memcpy-fresh", "memcpy into fresh memory (a fault per 4 KiB)", true,
 	  r_memcpy_fresh },
-	{ "ref:uffd-copy-one", "one UFFDIO_COPY of the whole range from memory", true, false,
+	{ "ref:uffd-copy-one", "one UFFDIO_COPY of the whole range from memory", true,
 	  r_uffd_one },
-	{ "ref:seq-read", "the image read sequentially into one 1 MiB buffer", true, false,
+	{ "ref:seq-read", "the image read sequentially into one 1 MiB buffer", true,
 	  r_seq_read },
 };
 
@@ -420,7 +407,7 @@ int bench_fill(const struct bench_opts *o)
 				}
 				if (cold)
 					make_cold(&f);
-				t0 = now_s();
+				t0 = now_ns() / 1e9;
 				if (methods[m].run(&f, t, &t0)) {
 					fprintf(stderr, "lazybench: fill: %s: %s\n", methods[m].name,
 						strerror(errno));
@@ -428,7 +415,7 @@ int bench_fill(const struct bench_opts *o)
 					ret = -1;
 					goto out;
 				}
-				best[reps++] = now_s() - t0;
+				best[reps++] = now_ns() / 1e9 - t0;
 				if (memcmp(t, f.src, f.bytes) && strcmp(methods[m].name, "ref:seq-read")) {
 					fprintf(stderr, "lazybench: fill: %s filled wrong data\n",
 						methods[m].name);

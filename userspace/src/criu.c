@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "criu.h"
 #include "layout.h"
 #include "selfcheck.h"
@@ -64,7 +65,7 @@ static int failf(struct criu_run *c, const char *fmt, ...)
  * fallout. Helpers it probes with (modprobe for sock_diag) log "exited,
  * status=1" as errors even when criu goes on fine: those are no cause.
  */
-static void last_error(const char *log, char *buf, size_t len)
+static void first_error(const char *log, char *buf, size_t len)
 {
 	char *line = NULL;
 	size_t n = 0;
@@ -83,13 +84,21 @@ static void last_error(const char *log, char *buf, size_t len)
 	fclose(f);
 }
 
-static int criu_failed(struct criu_run *c, const char *step)
+static const char *step_error(struct criu_run *c, const char *step, char *why, size_t len)
 {
-	char log[320], why[160];
+	char log[320];
 
 	snprintf(log, sizeof(log), "%s/%s.log", c->dir, step);
-	last_error(log, why, sizeof(why));
-	return failf(c, "criu %s failed: %s (logs in %s)", step, why, c->dir);
+	first_error(log, why, len);
+	return why;
+}
+
+static int criu_failed(struct criu_run *c, const char *step)
+{
+	char why[160];
+
+	return failf(c, "criu %s failed: %s (logs in %s)", step,
+		     step_error(c, step, why, sizeof(why)), c->dir);
 }
 
 /*
@@ -154,7 +163,8 @@ static int wait_exit(pid_t pid, int timeout_ms)
 	return status;
 }
 
-static int run_step(struct criu_run *c, const char *step, const char *const *args)
+/* One criu step to its end: its exit status; -1 when it could not start, -2 on timeout. */
+static int run_criu(struct criu_run *c, const char *step, const char *const *args)
 {
 	pid_t pid = criu_spawn(c, step, args, -1);
 	int status;
@@ -165,10 +175,19 @@ static int run_step(struct criu_run *c, const char *step, const char *const *arg
 	if (status == -1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		return -2;
+	}
+	return status;
+}
+
+static int run_step(struct criu_run *c, const char *step, const char *const *args)
+{
+	int status = run_criu(c, step, args);
+
+	if (status == -2)
 		return failf(c, "criu %s did not finish in %d s (logs in %s)", step,
 			     CRIU_TIMEOUT_MS / 1000, c->dir);
-	}
-	return status == 0 ? 0 : criu_failed(c, step);
+	return status <= 0 ? status : criu_failed(c, step);
 }
 
 /* Start a criu that serves (dump with a page server, lazy-pages) and wait until it does. */
@@ -340,14 +359,9 @@ static int migrate_with_criu(struct criu_run *c)
 	/* criu's own feature detection binds to 127.0.0.1, too */
 	if (loopback_up(c))
 		return -1;
-	if (run_step(c, "check", (const char *[]){ NULL })) {
-		char log[320], why[160];
-
+	if (run_criu(c, "check", (const char *[]){ NULL })) {
 		/* A machine criu cannot run on: say why, keep no logs behind. */
-		snprintf(log, sizeof(log), "%s/check.log", c->dir);
-		last_error(log, why, sizeof(why));
-		c->res->error[0] = 0;
-		failf(c, "criu check failed: %s", why);
+		failf(c, "criu check failed: %s", step_error(c, "check", why, sizeof(why)));
 		c->res->unavailable = true;
 		c->keep = false;
 		return -1;
@@ -356,10 +370,10 @@ static int migrate_with_criu(struct criu_run *c)
 		return -1;
 	snprintf(pid_s, sizeof(pid_s), "%d", (int)c->workload);
 
-	t0 = vma_now_ms();
+	t0 = now_ms();
 	if (run_step(c, "pre-dump", (const char *[]){ "-t", pid_s, "-D", pre, "--track-mem", NULL }))
 		return -1;
-	c->res->precopy_ms = vma_now_ms() - t0;
+	c->res->precopy_ms = now_ms() - t0;
 	usleep(200 * 1000);	/* the workload goes on dirtying its hot pages */
 
 	vma_side_of(c->workload, &c->l, &c->res->src, &sv, &nsv);
@@ -369,9 +383,9 @@ static int migrate_with_criu(struct criu_run *c)
 		r = failf(c, "--numa: %s", why);
 		goto out;
 	}
-	c->res->thp_hg_src_kb = vma_thp_kb(c->workload, c->l.vma[LAYOUT_HG].start,
+	c->res->thp_hg_src_kb = vma_thp_in(sv, nsv, c->l.vma[LAYOUT_HG].start,
 					   c->l.vma[LAYOUT_HG].end);
-	t_freeze = vma_now_ms();
+	t_freeze = now_ms();
 	if (c->page_server) {
 		c->dump = start_server(c, "dump", (const char *[]){ "-t", pid_s, "-D", dump,
 			"--prev-images-dir", "../pre", "--track-mem", "--lazy-pages",
@@ -389,10 +403,10 @@ static int migrate_with_criu(struct criu_run *c)
 	if (r || c->lazy <= 0)
 		goto out;
 
-	t_restore = vma_now_ms();
+	t_restore = now_ms();
 	r = run_step(c, "restore", (const char *[]){ "-D", dump, "--lazy-pages", "-d",
 		     "--pidfile", pidfile, NULL });
-	t_restored = vma_now_ms();
+	t_restored = now_ms();
 	/* criu restore fills what is not lazy: its "fill" */
 	c->res->fill_ms = t_restored - t_restore;
 	if (r)
@@ -411,7 +425,7 @@ static int migrate_with_criu(struct criu_run *c)
 		goto out;
 	}
 	c->lazy = 0;
-	t_lazy_done = vma_now_ms();
+	t_lazy_done = now_ms();
 	c->res->lazy_ms = t_lazy_done - t_restored;
 	if (c->dump > 0) {
 		if (wait_exit(c->dump, 60000) != 0) {
@@ -420,9 +434,11 @@ static int migrate_with_criu(struct criu_run *c)
 		}
 		c->dump = 0;
 	}
-	c->res->total_ms = vma_now_ms() - t0;
+	c->res->total_ms = now_ms() - t0;
 	vma_side_of(c->restored, &c->l, &c->res->dst, &dv, &ndv);
 	vma_compare(c->res, sv, nsv, dv, ndv);
+	c->res->thp_hg_lazy_kb = vma_thp_in(dv, ndv, c->l.vma[LAYOUT_HG].start,
+					    c->l.vma[LAYOUT_HG].end);
 	if (src_nodes) {
 		int *dst_nodes = vma_nodes(c->restored, &c->l, c->res->pages, why, sizeof(why));
 
@@ -433,8 +449,6 @@ static int migrate_with_criu(struct criu_run *c)
 		vma_nodes_differ(c->res, &c->l, src_nodes, dst_nodes);
 		free(dst_nodes);
 	}
-	c->res->thp_hg_lazy_kb = vma_thp_kb(c->restored, c->l.vma[LAYOUT_HG].start,
-					    c->l.vma[LAYOUT_HG].end);
 	vma_watch_thp(c->res, c->restored, c->l.vma[LAYOUT_HG].start, c->l.vma[LAYOUT_HG].end,
 		      c->res->thp_hg_src_kb, t_lazy_done, c->cfg->thp_watch_ms);
 

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checksum.h"
+#include "clock.h"
 #include "dest.h"
 #include "image.h"
 #include "image_uring.h"
@@ -139,7 +139,7 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 {
 	const struct strategy *st = a->st;
 	struct img_error err = { .file = "", .offset = 0, .msg = "" };
-	struct timespec t0, t1;
+	uint64_t t0;
 	struct runs none = RUNS_INIT;
 	struct fill f = { .img = img, .skip = a->early ? &none : a->lazy,
 			  .uffd = st->register_first ? uffd : -1 };
@@ -161,7 +161,7 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 		if (st->register_first && uffd_register_missing(uffd, v->start, v->end - v->start))
 			return die("UFFDIO_REGISTER", errno);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_ns();
 	ret = fill_all(&f, &err);
 	if (ret && err.file[0]) {
 		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
@@ -170,8 +170,7 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 	}
 	if (ret)
 		return die("filling from the image", -ret);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	*fill_ns = (t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+	*fill_ns = now_ns() - t0;
 	if (a->early && discard_lazy(a, fill_ns))
 		return 1;
 	/* Give khugepaged two full scans of the partially filled memory. */

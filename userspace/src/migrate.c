@@ -18,10 +18,10 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "checksum.h"
+#include "clock.h"
 #include "dest.h"
 #include "image.h"
 #include "layout.h"
@@ -50,19 +50,6 @@ struct run_state {
 	uint64_t *pre_sums;	/* each page as pre-copied */
 	uint64_t *src_sums;	/* each page at freeze */
 };
-
-static double ms_between(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1e3 + (b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return ms_between(t0, &t);
-}
 
 void result_start(const struct config *cfg, const struct strategy *st, struct result *res,
 		  struct layout *l)
@@ -342,7 +329,7 @@ static int collapse_like_source(struct run_state *s)
 			iov[k++] = (struct iovec){ (void *)pmds[i], PMD_BYTES };
 	}
 	s->res->collapse_pmds = n;
-	t0 = vma_now_ms();
+	t0 = now_ms();
 	for (size_t i = 0; i < k; i += IOV_MAX) {
 		size_t m = k - i < IOV_MAX ? k - i : IOV_MAX;
 
@@ -355,7 +342,7 @@ static int collapse_like_source(struct run_state *s)
 			break;
 		}
 	}
-	s->res->collapse_ms = vma_now_ms() - t0;
+	s->res->collapse_ms = now_ms() - t0;
 out:
 	if (pidfd >= 0)
 		close(pidfd);
@@ -436,13 +423,12 @@ static int send_lazy_set(struct run_state *s)
 	return 0;
 }
 
-static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
+static int restore_and_serve(struct run_state *s, double t_freeze)
 {
 	struct vma_info *sv = NULL, *dv = NULL;
 	size_t nsv = 0, ndv = 0;
 	uint64_t fill_ns, *sums, zero_sum;
-	struct timespec t_go;
-	double t_lazy_done;
+	double t_go, t_lazy_done;
 	char *zero;
 	struct lazy lz;
 	int uffd, ret = 0;
@@ -463,10 +449,10 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 		close(uffd);
 		return failf(s, "starting the lazy-pages handler");
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t_go);
+	t_go = now_ms();
 	if (proto_write_all(s->sock, "g", 1))
 		ret = failf(s, "resuming the destination: %s", strerror(errno));
-	s->res->downtime_ms = ms_between(t_freeze, &t_go);
+	s->res->downtime_ms = t_go - t_freeze;
 	/* Early fill with soft-dirty: the comparison's data, now that it runs. */
 	if (!ret && s->cfg->early_fill && !s->src_sums) {
 		struct runs changed = RUNS_INIT;
@@ -490,8 +476,8 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 	}
 	if (lazy_stop(&lz))
 		ret = failf(s, "lazy-pages handler: %s: %s", lz.what, strerror(lz.error));
-	s->res->lazy_ms = ms_since(&t_go);
-	t_lazy_done = vma_now_ms();
+	t_lazy_done = now_ms();
+	s->res->lazy_ms = t_lazy_done - t_go;
 	s->res->faults = lz.faults;
 	s->res->background = lz.filled;
 	s->res->fault_p50_us = lazy_latency_percentile(&lz, 50) / 1e3;
@@ -512,9 +498,9 @@ static int restore_and_serve(struct run_state *s, struct timespec *t_freeze)
 		vma_side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
 		vma_side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
 		vma_compare(s->res, sv, nsv, dv, ndv);
-		s->res->thp_hg_src_kb = vma_thp_kb(s->source, s->l.vma[LAYOUT_HG].start,
+		s->res->thp_hg_src_kb = vma_thp_in(sv, nsv, s->l.vma[LAYOUT_HG].start,
 						   s->l.vma[LAYOUT_HG].end);
-		s->res->thp_hg_lazy_kb = vma_thp_kb(s->dest, s->l.vma[LAYOUT_HG].start,
+		s->res->thp_hg_lazy_kb = vma_thp_in(dv, ndv, s->l.vma[LAYOUT_HG].start,
 						    s->l.vma[LAYOUT_HG].end);
 		if (s->cfg->numa)
 			ret = compare_nodes(s);
@@ -561,16 +547,15 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 {
 	struct run_state s = { .cfg = cfg, .res = res, .ps = getpagesize(), .sock = -1,
 			       .source_mem = -1, .dirty = RUNS_INIT };
-	struct timespec t0, t_freeze;
+	double t0, t_freeze;
 
 	result_start(cfg, st, res, &s.l);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (start_source(&s))
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = now_ms();
 	if (precopy(&s))
 		goto out;
-	res->precopy_ms = ms_since(&t0);
+	res->precopy_ms = now_ms() - t0;
 	if (cfg->inject && !strncmp(cfg->inject, "damage-", 7))
 		damage_image(&s);
 	if (cfg->early_fill && early_fill(&s))
@@ -580,7 +565,7 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 		kill(s.source, SIGKILL);
 	if (freeze(&s))
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t_freeze);
+	t_freeze = now_ms();
 	if (cfg->early_fill) {
 		if (send_lazy_set(&s))
 			goto out;
@@ -589,8 +574,8 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 			goto out;
 		res->lazy = runs_pages(&s.dirty);
 	}
-	restore_and_serve(&s, &t_freeze);
-	res->total_ms = ms_since(&t0);
+	restore_and_serve(&s, t_freeze);
+	res->total_ms = now_ms() - t0;
 out:
 	cleanup(&s);
 }

@@ -35,14 +35,11 @@ static uint64_t expected_gen(const struct selfcheck *s, uint64_t addr)
 	return addr < s->next ? s->gen : s->gen - 1;
 }
 
-static void note_bad(struct selfcheck *s, uint64_t addr, enum page_state st)
+static void note_bad(struct selfcheck *s, uint64_t addr, unsigned long long *count)
 {
-	if (!s->v.wrong && !s->v.zero)
+	if (!s->v.first_bad)
 		s->v.first_bad = addr;
-	if (st == PAGE_ZERO)
-		s->v.zero++;
-	else
-		s->v.wrong++;
+	(*count)++;
 }
 
 static int write_verdict(struct selfcheck *s, const char *path)
@@ -56,7 +53,7 @@ static int write_verdict(struct selfcheck *s, const char *path)
 
 			s->v.pages++;
 			if (st != PAGE_OK)
-				note_bad(s, a, st);
+				note_bad(s, a, st == PAGE_ZERO ? &s->v.zero : &s->v.wrong);
 		}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
@@ -96,11 +93,8 @@ int selfcheck_run(const struct layout *l, const char *ready_path, const char *ve
 				if (!layout_is_hot(l, a))
 					continue;
 				/* Read before write: a page lost in the restore shows here. */
-				if (page_check(a, s.gen - 1, s.ps) != PAGE_OK) {
-					s.v.rewrites_wrong++;
-					if (!s.v.first_bad)
-						s.v.first_bad = a;
-				}
+				if (page_check(a, s.gen - 1, s.ps) != PAGE_OK)
+					note_bad(&s, a, &s.v.rewrites_wrong);
 				page_write(a, s.gen, s.ps);
 				s.next = a + s.ps;
 			}

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "numa.h"
 #include "vmacompare.h"
 
@@ -38,17 +39,26 @@ void vma_compare(struct result *res, const struct vma_info *a, size_t na,
 	}
 }
 
+uint64_t vma_thp_in(const struct vma_info *v, size_t n, uint64_t start, uint64_t end)
+{
+	uint64_t kb = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].start < end && v[i].end > start)
+			kb += v[i].anon_huge_kb;
+	return kb;
+}
+
 long long vma_thp_kb(pid_t pid, uint64_t start, uint64_t end)
 {
 	struct vma_info *v;
-	long long kb = 0;
+	long long kb;
 	size_t n;
 
 	v = proc_vmas(pid, start, end, &n);
 	if (!v)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		kb += v[i].anon_huge_kb;
+	kb = vma_thp_in(v, n, start, end);
 	free(v);
 	return kb;
 }
@@ -87,14 +97,6 @@ void vma_nodes_differ(struct result *res, const struct layout *l, const int *a, 
 	}
 }
 
-double vma_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 void vma_watch_thp(struct result *res, pid_t pid, uint64_t start, uint64_t end,
 		   uint64_t target_kb, double t0_ms, unsigned int watch_ms)
 {
@@ -109,7 +111,7 @@ void vma_watch_thp(struct result *res, pid_t pid, uint64_t start, uint64_t end,
 			break;
 		res->thp_hg_kb[res->thp_samples++] = kb;
 		if ((uint64_t)kb >= target_kb) {
-			res->thp_back_ms = vma_now_ms() - t0_ms;
+			res->thp_back_ms = now_ms() - t0_ms;
 			break;
 		}
 		nanosleep(&gap, NULL);

@@ -15,7 +15,9 @@ void vma_side_of(pid_t pid, const struct layout *l, struct vma_side *side,
 /* Count, into @res, the source VMAs not found with the same bounds and VmFlags. */
 void vma_compare(struct result *res, const struct vma_info *src, size_t nsrc,
 		 const struct vma_info *dst, size_t ndst);
-/* AnonHugePages of @pid's VMA that starts at @start; -1 when there is none. */
+/* AnonHugePages of the VMAs of @v that intersect [start, end). */
+uint64_t vma_thp_in(const struct vma_info *v, size_t n, uint64_t start, uint64_t end);
+/* The same read from @pid's smaps now; -1 when it has no VMA there. */
 long long vma_thp_kb(pid_t pid, uint64_t start, uint64_t end);
 /*
  * Sample @pid's AnonHugePages of [start, end) every THP_SAMPLE_MS into
@@ -24,7 +26,6 @@ long long vma_thp_kb(pid_t pid, uint64_t start, uint64_t end);
  */
 void vma_watch_thp(struct result *res, pid_t pid, uint64_t start, uint64_t end,
 		   uint64_t target_kb, double t0_ms, unsigned int watch_ms);
-double vma_now_ms(void);
 /* move_pages() node of every page of the layout; caller frees; NULL with *why. */
 int *vma_nodes(pid_t pid, const struct layout *l, uint64_t pages, char *why, size_t len);
 /* Pages whose node differs between @a and @b, in all and per VMA of @l, into @res. */
