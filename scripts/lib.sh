@@ -14,6 +14,9 @@ SELFTEST_BIN=$BUILD/selftests
 PATCHES=${PATCHES:-$REPO/patches}
 DEBIAN_TARBALL=${DEBIAN_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 BASE_TAG=debian-6.12-base
+# The series is an RFC: a new uAPI whose case is still being argued.
+SUBJECT_PREFIX="RFC PATCH v2"
+PLACEHOLDER_IDENT="Lazyrestore Developers <devel@lazyrestore.example>"
 JOBS=${JOBS:-$(nproc)}
 
 export CCACHE_BASEDIR=$REPO

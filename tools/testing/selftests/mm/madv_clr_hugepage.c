@@ -19,32 +19,26 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
 #include "thp_settings.h"
 #include "thp_vma.h"
-#include "vm_util.h"
+#include "uffd-common.h"	/* and vm_util.h, which has no include guard */
 
 #define NR_PMDS		4
-#define HELPER_ENV	"MADV_CLR_HUGEPAGE_HELPER"
-
-static bool thp_settings_saved;
-
-static unsigned long page_size(void)
-{
-	return getpagesize();
-}
 
 static unsigned char pattern_of(unsigned long addr)
 {
-	return (addr / page_size()) % 251 + 1;
+	return (addr / psize()) % 251 + 1;
 }
 
 static void fill_page(void *page, unsigned long addr)
 {
-	memset(page, pattern_of(addr), page_size());
+	memset(page, pattern_of(addr), psize());
 }
 
 static bool page_has_pattern(const char *page)
@@ -52,20 +46,15 @@ static bool page_has_pattern(const char *page)
 	unsigned char want = pattern_of((unsigned long)page);
 	unsigned long i;
 
-	for (i = 0; i < page_size(); i++)
+	for (i = 0; i < psize(); i++)
 		if ((unsigned char)page[i] != want)
 			return false;
 	return true;
 }
 
-static bool can_change_thp_settings(void)
-{
-	return thp_settings_saved && access(THP_SYSFS_DIR "/enabled", W_OK) == 0;
-}
-
 static int pmd_order(void)
 {
-	return __builtin_ctzl(read_pmd_pagesize() / page_size());
+	return __builtin_ctzl(read_pmd_pagesize() / psize());
 }
 
 /* THP on for the PMD size only, khugepaged at its most aggressive. */
@@ -81,23 +70,9 @@ static void set_thp(enum thp_enabled enabled)
 	s.khugepaged.defrag = 1;
 	s.khugepaged.scan_sleep_millisecs = 0;
 	s.khugepaged.alloc_sleep_millisecs = 0;
-	s.khugepaged.max_ptes_none = read_pmd_pagesize() / page_size() - 1;
-	s.khugepaged.pages_to_scan = 16 * read_pmd_pagesize() / page_size();
+	s.khugepaged.max_ptes_none = read_pmd_pagesize() / psize() - 1;
+	s.khugepaged.pages_to_scan = 16 * read_pmd_pagesize() / psize();
 	thp_push_settings(&s);
-}
-
-/* Wait until khugepaged has scanned every registered mm twice more. */
-static bool wait_for_khugepaged_scans(int seconds)
-{
-	unsigned long target = thp_read_num("khugepaged/full_scans") + 2;
-	int i;
-
-	for (i = 0; i < seconds * 10; i++) {
-		if (thp_read_num("khugepaged/full_scans") >= target)
-			return true;
-		usleep(100 * 1000);
-	}
-	return false;
 }
 
 /* A PMD-aligned area whose VMA never merges with a neighbour. */
@@ -129,7 +104,7 @@ static void area_teardown(struct test_area *t)
 {
 	if (t->reservation)
 		munmap(t->reservation, t->reservation_size);
-	if (can_change_thp_settings())
+	if (thp_settings_changeable())
 		thp_restore_settings();
 }
 
@@ -238,7 +213,7 @@ TEST_F(clr, mixed_range_becomes_one_vma)
 TEST_F(clr, unaligned_start_is_einval)
 {
 	errno = 0;
-	EXPECT_EQ(madvise(self->t.area + 1, page_size(), MADV_CLR_HUGEPAGE), -1);
+	EXPECT_EQ(madvise(self->t.area + 1, psize(), MADV_CLR_HUGEPAGE), -1);
 	EXPECT_EQ(errno, EINVAL);
 	EXPECT_EQ(madvise(self->t.area, 0, MADV_CLR_HUGEPAGE), 0);
 }
@@ -269,7 +244,7 @@ TEST_F(advised, thp_eligible_follows_sysfs)
 	struct smaps_vma vma;
 	unsigned int i;
 
-	if (!can_change_thp_settings())
+	if (!thp_settings_changeable())
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	for (i = 0; i < ARRAY_SIZE(modes); i++) {
 		set_thp(modes[i].mode);
@@ -289,47 +264,59 @@ TEST_F(advised, thp_eligible_follows_sysfs)
  * The restore sequence of a pre-copy + post-copy migration, against
  * khugepaged at its most aggressive and MADV_COLLAPSE: every hole still
  * raises a userfaultfd fault, and THP comes back once the range is
- * complete and unregistered.
+ * complete and unregistered. A fully filled control range, advised the
+ * same way but never registered, must collapse in the same wait: the
+ * full-scan counter also advances for other processes, and without the
+ * control the test would pass for an mm khugepaged never scanned.
  */
 TEST_F_TIMEOUT(clr, restore_sequence_keeps_holes, 180)
 {
-	unsigned long npages = self->t.size / page_size();
+	unsigned long npages = self->t.size / psize();
+	size_t pmd = self->t.pmd_size, off;
 	unsigned long i, holes = 0;
 	struct fault_server srv;
 	struct smaps_vma vma;
-	int uffd, pagemap_fd;
-	size_t off;
+	void *control_res;
+	size_t control_res_size;
+	const char *why;
+	char *control;
+	int pagemap_fd;
 
-	if (!can_change_thp_settings())
+	if (!thp_settings_changeable())
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
-	uffd = uffd_open_api();
-	if (uffd == -EPERM)
-		SKIP(return, "userfaultfd not permitted: %s",
-		     "run as root or set vm.unprivileged_userfaultfd=1");
-	if (uffd < 0)
-		SKIP(return, "userfaultfd unavailable (%s): CONFIG_USERFAULTFD off?",
-		     strerror(-uffd));
-	ASSERT_GE(uffd, 0);
+	why = userfaultfd_open_why_not();
+	if (why)
+		SKIP(return, "%s", why);
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	ASSERT_GE(pagemap_fd, 0);
+	control = mmap_pmd_aligned(pmd, pmd, &control_res, &control_res_size);
+	ASSERT_NE(control, MAP_FAILED);
 	set_thp(THP_ALWAYS);
 
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(madvise(control, pmd, MADV_NOHUGEPAGE), 0);
 	for (i = 0; i < npages; i += 4) {
-		char *page = self->t.area + i * page_size();
+		char *page = self->t.area + i * psize();
 
 		fill_page(page, (unsigned long)page);
 	}
+	memset(control, 1, pmd);
 	ASSERT_EQ(uffd_register(uffd, self->t.area, self->t.size, true, false, false), 0);
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_CLR_HUGEPAGE), 0);
+	ASSERT_EQ(madvise(control, pmd, MADV_CLR_HUGEPAGE), 0);
 	expect_default_vma(_metadata, self->t.area, self->t.size);
 
-	ASSERT_TRUE(wait_for_khugepaged_scans(60))
+	ASSERT_TRUE(wait_for_khugepaged_scans(2, 60))
 		TH_LOG("khugepaged did not complete two full scans in 60 s");
-	for (off = 0; off < self->t.size; off += self->t.pmd_size) {
+	ASSERT_TRUE(smaps_vma_at(control, &vma));
+	ASSERT_EQ(vma.anon_huge_kb, pmd / 1024)
+		TH_LOG("khugepaged did not collapse the control range: it never scanned this mm");
+	for (off = 0; off < self->t.size; off += pmd) {
 		errno = 0;
-		EXPECT_EQ(madvise(self->t.area + off, self->t.pmd_size, MADV_COLLAPSE), -1)
+		EXPECT_EQ(madvise(self->t.area + off, pmd, MADV_COLLAPSE), -1)
 			TH_LOG("MADV_COLLAPSE collapsed a uffd-armed range with holes");
+		/* A pte_none in a uffd-armed VMA: SCAN_EXCEED_NONE_PTE. */
+		EXPECT_EQ(errno, EBUSY);
 	}
 	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
 	EXPECT_EQ(vma.anon_huge_kb, 0);
@@ -337,24 +324,25 @@ TEST_F_TIMEOUT(clr, restore_sequence_keeps_holes, 180)
 		if (i % 4 == 0)
 			continue;
 		holes++;
-		EXPECT_FALSE(pagemap_is_populated(pagemap_fd, self->t.area + i * page_size()))
+		EXPECT_FALSE(pagemap_is_populated(pagemap_fd, self->t.area + i * psize()))
 			TH_LOG("hole %lu was populated before userfaultfd served it", i);
 	}
 
 	ASSERT_EQ(fault_server_start(&srv, uffd, fill_page), 0);
 	for (i = 0; i < npages; i++)
-		EXPECT_TRUE(page_has_pattern(self->t.area + i * page_size()))
+		EXPECT_TRUE(page_has_pattern(self->t.area + i * psize()))
 			TH_LOG("page %lu has the wrong contents", i);
 	ASSERT_EQ(fault_server_stop(&srv), 0);
 	EXPECT_EQ(srv.faults, holes);
 
 	ASSERT_EQ(uffd_unregister(uffd, self->t.area, self->t.size), 0);
-	for (off = 0; off < self->t.size; off += self->t.pmd_size)
-		EXPECT_EQ(madvise(self->t.area + off, self->t.pmd_size, MADV_COLLAPSE), 0);
+	for (off = 0; off < self->t.size; off += pmd)
+		EXPECT_EQ(madvise(self->t.area + off, pmd, MADV_COLLAPSE), 0);
 	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
 	EXPECT_EQ(vma.anon_huge_kb, self->t.size / 1024);
 	for (i = 0; i < npages; i++)
-		EXPECT_TRUE(page_has_pattern(self->t.area + i * page_size()));
+		EXPECT_TRUE(page_has_pattern(self->t.area + i * psize()));
+	munmap(control_res, control_res_size);
 	close(pagemap_fd);
 	close(uffd);
 }
@@ -398,36 +386,88 @@ static int registration_helper(void)
  */
 TEST_F_TIMEOUT(clr, clears_nohugepage_registers_with_khugepaged, 120)
 {
-	int to_child[2], from_child[2], status;
+	int to_helper, from_helper, status;
 	pid_t pid;
 	char c;
 
-	if (!can_change_thp_settings())
+	if (!thp_settings_changeable())
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	set_thp(THP_NEVER);
-	ASSERT_EQ(pipe(to_child), 0);
-	ASSERT_EQ(pipe(from_child), 0);
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		dup2(to_child[0], 0);
-		dup2(from_child[1], 1);
-		setenv(HELPER_ENV, "1", 1);
-		execl("/proc/self/exe", "madv_clr_hugepage", NULL);
-		_exit(3);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-	ASSERT_EQ(read(from_child[0], &c, 1), 1);
+	pid = self_helper_spawn("clr-registration", &to_helper, &from_helper);
+	ASSERT_GT(pid, 0);
+	ASSERT_EQ(read(from_helper, &c, 1), 1);
 	thp_write_string("enabled", "always");
-	ASSERT_EQ(write(to_child[1], "g", 1), 1);
+	ASSERT_EQ(write(to_helper, "g", 1), 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(WEXITSTATUS(status), 0)
 		TH_LOG("khugepaged did not collapse the cleared range in 60 s (status %d)",
 		       WEXITSTATUS(status));
-	close(to_child[1]);
-	close(from_child[0]);
+	close(to_helper);
+	close(from_helper);
+}
+
+/*
+ * mmap(MAP_STACK) sets VM_NOHUGEPAGE (since 6.7), and the reset clears it
+ * like any other: the kernel does not record where the flag came from. A
+ * restore tool re-applies MADV_NOHUGEPAGE where the dumped VmFlags say nh.
+ */
+TEST_F(clr, map_stack_nohugepage_is_cleared_too)
+{
+	struct smaps_vma vma;
+
+	ASSERT_EQ(mmap(self->t.area, self->t.size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_STACK, -1, 0),
+		  self->t.area);
+	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
+	if (!vma.nh)
+		SKIP(return, "MAP_STACK does not set VM_NOHUGEPAGE on this kernel (before 6.7)");
+	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_CLR_HUGEPAGE), 0);
+	expect_default_vma(_metadata, self->t.area, self->t.size);
+	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_NOHUGEPAGE), 0);
+	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
+	EXPECT_TRUE(vma.nh);
+	EXPECT_EQ(vma_count(), self->t.vmas);
+}
+
+/*
+ * process_madvise() takes only advice that does not change VMA flags on
+ * another process (MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED, MADV_COLLAPSE);
+ * the reset is not among it. MADV_COLD on the same range shows that the
+ * EINVAL is about the advice.
+ */
+TEST_F(clr, process_madvise_on_another_process_is_einval)
+{
+	struct iovec iov = { .iov_base = self->t.area, .iov_len = self->t.size };
+	int status, pidfd;
+	long ret;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	pidfd = syscall(__NR_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		SKIP(return, "pidfd_open: %s", strerror(errno));
+	}
+	ret = syscall(__NR_process_madvise, pidfd, &iov, 1, MADV_COLD, 0);
+	if (ret < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		SKIP(return, "process_madvise(MADV_COLD) on a child: %s", strerror(errno));
+	}
+	EXPECT_EQ(ret, (long)self->t.size);
+	errno = 0;
+	EXPECT_EQ(syscall(__NR_process_madvise, pidfd, &iov, 1, MADV_CLR_HUGEPAGE, 0), -1);
+	EXPECT_EQ(errno, EINVAL);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	close(pidfd);
 }
 
 static unsigned long mthp_fault_allocs(const char *size_dir)
@@ -451,16 +491,16 @@ TEST_F(clr, mthp_follows_per_size_setting)
 	size_t off;
 	int i;
 
-	if (!can_change_thp_settings())
+	if (!thp_settings_changeable())
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
-	if (access(dir, F_OK) || page_size() > block / 2)
+	if (access(dir, F_OK) || psize() > block / 2)
 		SKIP(return, "no 64kB anonymous mTHP size (%s)", dir);
 
 	s = *thp_current_settings();
 	s.thp_enabled = THP_NEVER;
 	for (i = 0; i < NR_ORDERS; i++)
 		s.hugepages[i].enabled = THP_NEVER;
-	s.hugepages[__builtin_ctzl(block / page_size())].enabled = THP_MADVISE;
+	s.hugepages[__builtin_ctzl(block / psize())].enabled = THP_MADVISE;
 	thp_push_settings(&s);
 
 	/* The source had hg: faults there do allocate 64kB folios. */
@@ -490,32 +530,14 @@ TEST_F(clr, mthp_follows_per_size_setting)
 	EXPECT_GT(mthp_fault_allocs(dir), before);
 }
 
-static void restore_thp_settings_and_exit(int sig)
+int run_self_helper(const char *role)
 {
-	thp_restore_settings();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	if (!strcmp(role, "clr-registration"))
+		return registration_helper();
+	return 125;
 }
 
 int main(int argc, char **argv)
 {
-	int ret;
-
-	if (getenv(HELPER_ENV))
-		return registration_helper();
-	if (thp_configured() && geteuid() == 0) {
-		struct thp_settings current;
-
-		thp_save_settings();
-		thp_read_settings(&current);
-		thp_push_settings(&current);
-		thp_settings_saved = true;
-		/* Tests change settings in their own children: undo after all. */
-		signal(SIGINT, restore_thp_settings_and_exit);
-		signal(SIGTERM, restore_thp_settings_and_exit);
-	}
-	ret = test_harness_run(argc, argv);
-	if (thp_settings_saved)
-		thp_restore_settings();
-	return ret;
+	return thp_vma_test_main(argc, argv, test_harness_run);
 }

@@ -30,7 +30,7 @@
 #include "../kselftest_harness.h"
 #include "thp_settings.h"
 #include "thp_vma.h"
-#include "vm_util.h"
+#include "uffd-common.h"	/* and vm_util.h, which has no include guard */
 
 #define NR_PMDS		4
 #define FILL_STRIDE	4	/* every 4th page is filled, the rest are holes */
@@ -250,10 +250,33 @@ FIXTURE(stress)
 	int uffd;
 };
 
+/*
+ * MADV_COLLAPSE of a fully populated range works whatever the sysfs
+ * settings say: if it cannot get a huge page, nothing in the test can
+ * collapse. 0, or the errno of the failure.
+ */
+static int huge_page_allocation_error(size_t pmd)
+{
+	size_t res_size;
+	void *res;
+	char *p;
+	int err = 0;
+
+	p = mmap_pmd_aligned(pmd, pmd, &res, &res_size);
+	if (p == MAP_FAILED)
+		return errno;
+	memset(p, 1, pmd);
+	if (madvise(p, pmd, MADV_COLLAPSE))
+		err = errno;
+	munmap(res, res_size);
+	return err;
+}
+
 FIXTURE_SETUP(stress)
 {
 	struct stress *s = &self->s;
 	struct thp_settings t;
+	const char *why;
 	int i;
 
 	self->uffd = -1;
@@ -261,19 +284,18 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "THP not configured: no " THP_SYSFS_DIR);
 	if (!madv_clr_hugepage_supported())
 		SKIP(return, "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
-	if (geteuid() != 0 || access(THP_SYSFS_DIR "/enabled", W_OK))
+	if (!thp_settings_changeable())
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
-	self->uffd = uffd_open_api();
-	if (self->uffd == -EPERM)
-		SKIP(return, "userfaultfd not permitted: %s",
-		     "run as root or set vm.unprivileged_userfaultfd=1");
-	if (self->uffd < 0)
-		SKIP(return, "userfaultfd unavailable (%s): CONFIG_USERFAULTFD off?",
-		     strerror(-self->uffd));
-	ASSERT_GE(self->uffd, 0);
-
 	s->pmd = read_pmd_pagesize();
 	s->psize = getpagesize();
+	errno = huge_page_allocation_error(s->pmd);
+	if (errno)
+		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s): %s",
+		     strerror(errno), "nothing could collapse");
+	why = userfaultfd_open_why_not();
+	if (why)
+		SKIP(return, "%s", why);
+	self->uffd = uffd;
 	s->size = NR_PMDS * s->pmd;
 	s->pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	ASSERT_GE(s->pagemap_fd, 0);
@@ -363,27 +385,12 @@ TEST_F_TIMEOUT(stress, holes_stay_unpopulated, 600)
 	}
 }
 
-static void restore_thp_settings_and_exit(int sig)
+int run_self_helper(const char *role)
 {
-	thp_restore_settings();
-	signal(sig, SIG_DFL);
-	raise(sig);
+	return 125;
 }
 
 int main(int argc, char **argv)
 {
-	bool saved = false;
-	int ret;
-
-	/* The test may be killed at its timeout: restore the knobs here too. */
-	if (thp_configured() && geteuid() == 0) {
-		thp_save_settings();
-		saved = true;
-		signal(SIGINT, restore_thp_settings_and_exit);
-		signal(SIGTERM, restore_thp_settings_and_exit);
-	}
-	ret = test_harness_run(argc, argv);
-	if (saved)
-		thp_restore_settings();
-	return ret;
+	return thp_vma_test_main(argc, argv, test_harness_run);
 }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers for tests of THP advice on VMAs: what smaps says of a VMA, and
- * mappings whose VMA cannot merge with a neighbour.
+ * Helpers for tests of THP advice on VMAs: what smaps says of a VMA,
+ * mappings whose VMA cannot merge with a neighbour, THP settings put back
+ * on every exit, the test binary run again in a fresh mm, and a thread
+ * that serves userfaultfd faults.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +17,11 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <linux/userfaultfd.h>
 
+#include "thp_settings.h"
 #include "thp_vma.h"
+#include "uffd-common.h"
 
 static void parse_vmflags(const char *flags, struct smaps_vma *vma)
 {
@@ -137,22 +140,136 @@ void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 	return (void *)area;
 }
 
-/* A userfaultfd with the API handshake done; -errno on failure. */
-int uffd_open_api(void)
+/*
+ * Wait until khugepaged has finished @scans more full scans of its mm list,
+ * for at most @seconds. Other processes' mms count too: a test that needs
+ * its own mm scanned puts a range that must collapse beside the one it
+ * checks.
+ */
+bool wait_for_khugepaged_scans(int scans, int seconds)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	int uffd;
+	unsigned long target = thp_read_num("khugepaged/full_scans") + scans;
+	int i;
 
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0)
+	for (i = 0; i < seconds * 10; i++) {
+		if (thp_read_num("khugepaged/full_scans") >= target)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+static bool thp_settings_saved;
+
+bool thp_settings_changeable(void)
+{
+	return thp_settings_saved;
+}
+
+static void restore_thp_settings_and_reraise(int sig)
+{
+	thp_restore_settings();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void thp_settings_guard(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct thp_settings current;
+	unsigned int i;
+
+	/* access() sees a read-only sysfs (EROFS) even as root. */
+	if (!thp_configured() || geteuid() != 0 ||
+	    access(THP_SYSFS_DIR "/enabled", W_OK) ||
+	    access(THP_SYSFS_DIR "/khugepaged/scan_sleep_millisecs", W_OK))
+		return;
+	thp_save_settings();
+	thp_read_settings(&current);
+	thp_push_settings(&current);
+	thp_settings_saved = true;
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		signal(sigs[i], restore_thp_settings_and_reraise);
+}
+
+void thp_settings_unguard(void)
+{
+	if (thp_settings_saved)
+		thp_restore_settings();
+}
+
+int thp_vma_test_main(int argc, char **argv,
+		      int (*harness_run)(int argc, char **argv))
+{
+	int ret;
+
+	if (self_helper_role())
+		return run_self_helper(self_helper_role());
+	thp_settings_guard();
+	ret = harness_run(argc, argv);
+	thp_settings_unguard();
+	return ret;
+}
+
+#define SELF_HELPER_ENV "THP_VMA_SELF_HELPER"
+
+const char *self_helper_role(void)
+{
+	return getenv(SELF_HELPER_ENV);
+}
+
+pid_t self_helper_spawn(const char *role, int *to_helper, int *from_helper)
+{
+	int in[2], out[2];
+	pid_t pid;
+
+	if (pipe(in))
 		return -errno;
-	if (ioctl(uffd, UFFDIO_API, &api)) {
+	if (pipe(out)) {
 		int err = errno;
 
-		close(uffd);
+		close(in[0]);
+		close(in[1]);
 		return -err;
 	}
-	return uffd;
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
+			_exit(125);
+		setenv(SELF_HELPER_ENV, role, 1);
+		execl("/proc/self/exe", role, NULL);
+		_exit(126);
+	}
+	close(in[0]);
+	close(out[1]);
+	*to_helper = in[1];
+	*from_helper = out[0];
+	return pid;
+}
+
+const char *userfaultfd_open_why_not(void)
+{
+	uint64_t features = 0;
+	int err;
+
+	if (!userfaultfd_open(&features))
+		return NULL;
+	err = errno;
+	if (uffd >= 0)
+		close(uffd);
+	uffd = -1;
+	if (err == EPERM)
+		return "userfaultfd not permitted: needs root or vm.unprivileged_userfaultfd=1";
+	return "userfaultfd unavailable: CONFIG_USERFAULTFD off?";
 }
 
 static int serve_fault(struct fault_server *srv, const struct uffd_msg *msg)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -31,6 +32,43 @@ bool thp_configured(void);
 bool madv_clr_hugepage_supported(void);
 void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 		       size_t *reservation_size);
+bool wait_for_khugepaged_scans(int scans, int seconds);
+
+/*
+ * Tests that change THP settings do so in the harness's child processes;
+ * main() saves the settings before the tests run and puts them back after
+ * them and on SIGINT, SIGTERM and SIGHUP. Without root or with a read-only
+ * sysfs nothing is saved and thp_settings_changeable() is false: the tests
+ * that need to change settings skip.
+ */
+void thp_settings_guard(void);
+void thp_settings_unguard(void);
+bool thp_settings_changeable(void);
+
+/*
+ * main() of a test program: runs the helper role it was exec'ed for, or
+ * @harness_run (the harness's test_harness_run) between
+ * thp_settings_guard() and thp_settings_unguard().
+ */
+int thp_vma_test_main(int argc, char **argv,
+		      int (*harness_run)(int argc, char **argv));
+
+/*
+ * A test of khugepaged registration needs an mm that was never registered:
+ * fork() copies the registration (khugepaged_fork()), exec() does not. The
+ * test binary runs itself again as a helper, named by its role; the
+ * helper's stdin and stdout are pipes to the test. Each test program that
+ * uses thp_vma_test_main() defines run_self_helper() for its roles.
+ */
+const char *self_helper_role(void);
+int run_self_helper(const char *role);
+pid_t self_helper_spawn(const char *role, int *to_helper, int *from_helper);
+
+/*
+ * uffd-common's userfaultfd_open() for a test: NULL when its global uffd
+ * is open, or why the test must skip.
+ */
+const char *userfaultfd_open_why_not(void);
 
 /*
  * A thread that resolves missing faults of a userfaultfd with UFFDIO_COPY
@@ -47,7 +85,6 @@ struct fault_server {
 	int error;		/* errno of the first failure, 0 if none */
 };
 
-int uffd_open_api(void);
 int fault_server_start(struct fault_server *srv, int uffd,
 		       void (*fill)(void *page, unsigned long addr));
 int fault_server_stop(struct fault_server *srv);
