@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "image.h"
 #include "uffd.h"
+#include "uffd_uapi.h"
 
 #define QD		64
 #define BOUNCE_BYTES	(2ULL << 20)
@@ -228,6 +229,84 @@ static int m_uffd_2m(struct fill *f, char *t, double *t0)
 	return uffd_fill(f, t, 2 << 20);
 }
 
+/*
+ * Register first, read into a staging buffer lined up with the target
+ * (same offset in a 2 MiB range), then UFFDIO_MOVE what a 2 MiB range
+ * holds, @chunk at a time. The entries of write_image() follow each other
+ * in address and file order, so a range is complete at its last byte.
+ * @thp: staging buffer and target MADV_HUGEPAGE, so a 2 MiB move takes a
+ * whole THP as one PMD (the target of the other methods is 4 KiB only).
+ */
+static int uffd_move_fill(struct fill *f, char *t, uint64_t chunk, bool thp)
+{
+	char why[160], *map = mmap(NULL, 2 * BOUNCE_BYTES, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *stage = (char *)(((uint64_t)map + BOUNCE_BYTES - 1) & ~(BOUNCE_BYTES - 1));
+	uint64_t from = (uint64_t)t, end = (uint64_t)t + f->bytes, moved;
+	int uffd = uffd_create(why, sizeof(why)), ret = -1;
+
+	if (uffd < 0 || map == MAP_FAILED ||
+	    madvise(stage, BOUNCE_BYTES, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ||
+	    (thp && madvise(t, f->bytes, MADV_HUGEPAGE)) ||
+	    uffd_register_missing(uffd, (uint64_t)t, f->bytes))
+		goto out;
+	for (size_t i = 0; i < f->img.n; i++) {
+		uint64_t a = entry_addr(f, i), len = entry_len(f, i), off = f->img.e[i].offset;
+
+		for (uint64_t k = 0; k < len; ) {
+			uint64_t at = (a + k) & (BOUNCE_BYTES - 1);
+			uint64_t n = len - k < BOUNCE_BYTES - at ? len - k : BOUNCE_BYTES - at;
+
+			if (pread(f->fd, stage + at, n, off + k) != (ssize_t)n)
+				goto out;
+			k += n;
+			if ((a + k) % BOUNCE_BYTES && a + k != end)
+				continue;
+			for (; from < a + k; from += chunk) {
+				uint64_t c = a + k - from < chunk ? a + k - from : chunk;
+				int err = uffd_move(uffd, from, stage + (from & (BOUNCE_BYTES - 1)), c,
+						    &moved);
+
+				if (err) {
+					errno = -err;
+					goto out;
+				}
+			}
+		}
+	}
+	ret = 0;
+out:
+	if (map != MAP_FAILED)
+		munmap(map, 2 * BOUNCE_BYTES);
+	if (uffd >= 0)
+		close(uffd);
+	return ret;
+}
+
+static int m_move_4k(struct fill *f, char *t, double *t0)
+{
+	(void)t0;
+	return uffd_move_fill(f, t, 4096, false);
+}
+
+static int m_move_64k(struct fill *f, char *t, double *t0)
+{
+	(void)t0;
+	return uffd_move_fill(f, t, 64 << 10, false);
+}
+
+static int m_move_2m(struct fill *f, char *t, double *t0)
+{
+	(void)t0;
+	return uffd_move_fill(f, t, 2 << 20, false);
+}
+
+static int m_move_2m_thp(struct fill *f, char *t, double *t0)
+{
+	(void)t0;
+	return uffd_move_fill(f, t, 2 << 20, true);
+}
+
 /* References: what no restore can beat. */
 static int r_memcpy_faulted(struct fill *f, char *t, double *t0)
 {
@@ -291,6 +370,12 @@ static const struct fill_method {
 	  m_uffd_4k },
 	{ "uffd-copy-64k", "the same, UFFDIO_COPY 64 KiB", false, m_uffd_64k },
 	{ "uffd-copy-2m", "the same, UFFDIO_COPY 2 MiB", false, m_uffd_2m },
+	{ "uffd-move-4k", "register first, pread to a 2 MiB staging buffer, UFFDIO_MOVE 4 KiB",
+	  false, m_move_4k },
+	{ "uffd-move-64k", "the same, UFFDIO_MOVE 64 KiB", false, m_move_64k },
+	{ "uffd-move-2m", "the same, UFFDIO_MOVE 2 MiB", false, m_move_2m },
+	{ "uffd-move-2m-thp", "the same, staging and target THP: one PMD per move", false,
+	  m_move_2m_thp },
 	{ "ref:memcpy-faulted", "memcpy into memory already faulted in", true,
 	  r_memcpy_faulted },
 	{ "ref:memcpy-fresh", "memcpy into fresh memory (a fault per 4 KiB)", true,
@@ -355,7 +440,7 @@ int bench_fill(const struct bench_opts *o)
 {
 	struct fill f = { .o = o, .fd = -1, .dfd = -1, .base = BENCH_BASE,
 			  .bytes = o->fill_mib << 20, .ps = getpagesize() };
-	bool cold_possible, uring;
+	bool cold_possible, uring, move = uffd_has_feature(UFFD_FEATURE_MOVE) == 1;
 	struct io_uring probe;
 	int ret = 0;
 
@@ -374,6 +459,9 @@ int bench_fill(const struct bench_opts *o)
 	else
 		bench_note(o, "fill", "io_uring methods skipped: io_uring_setup() failed "
 			   "(kernel without CONFIG_IO_URING, or io_uring_disabled set)");
+	if (!move)
+		bench_note(o, "fill", "uffd-move methods skipped: UFFDIO_MOVE not supported by "
+			   "this kernel (needs 6.8)");
 	if (!cold_possible)
 		bench_note(o, "fill", "cold page cache not possible: %s keeps its pages (tmpfs?); "
 			   "only warm runs", o->dir);
@@ -385,6 +473,8 @@ int bench_fill(const struct bench_opts *o)
 			int reps = 0;
 
 			if (!uring && !strncmp(methods[m].name, "io_uring", 8))
+				continue;
+			if (!move && !strncmp(methods[m].name, "uffd-move", 9))
 				continue;
 			if (o->method && strcmp(o->method, methods[m].name))
 				continue;

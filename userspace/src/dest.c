@@ -17,7 +17,9 @@
 #include "knobs.h"
 #include "numa.h"
 #include "proto.h"
+#include "running.h"
 #include "uffd.h"
+#include "uffd_move.h"
 
 static int die(const char *what, int err)
 {
@@ -29,6 +31,7 @@ struct fill {
 	const struct image *img;
 	const struct runs *skip;	/* lazy pages: not from the image */
 	int uffd;			/* >= 0: fill through UFFDIO_COPY */
+	struct uffd_mover *mv;		/* uffd-move: read into its staging copy, moved from there */
 };
 
 /* The pages of run @i to fill: all of it, or what is left when the lazy ones are taken out. */
@@ -53,6 +56,9 @@ static void *fill_place(void *ctx, size_t i, void *bounce)
 		     keep.v[0].len == e->nr_pages;
 
 	runs_free(&keep);
+	/* img_open() checked that a run lies in one VMA: its staging copy is one piece too. */
+	if (f->mv)
+		return uffd_mover_stage(f->mv, e->start_page * f->img->page_size);
 	return whole ? (void *)(e->start_page * f->img->page_size) : bounce;
 }
 
@@ -72,7 +78,9 @@ static int fill_land(void *ctx, size_t i, void *data)
 		uint64_t addr = keep.v[k].start * ps, len = keep.v[k].len * ps;
 		const char *src = (const char *)data + (addr - base);
 
-		if (f->uffd >= 0)
+		if (f->mv)
+			ret = uffd_mover_land(f->mv, addr, len);
+		else if (f->uffd >= 0)
 			ret = uffd_copy(f->uffd, addr, src, len, false);
 		else
 			memcpy((void *)addr, src, len);
@@ -135,7 +143,26 @@ static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns)
 	return ret;
 }
 
-static int restore(const struct dest_args *a, const struct image *img, int uffd, uint64_t *fill_ns)
+/* The mover is told every page the image fills before the first one lands. */
+static int expect_kept(struct fill *f)
+{
+	uint64_t ps = f->img->page_size;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < f->img->n; i++) {
+		struct runs keep = RUNS_INIT;
+
+		ret = kept_of(f, i, &keep);
+		for (size_t k = 0; !ret && k < keep.n; k++)
+			uffd_mover_expect(f->mv, keep.v[k].start * ps, keep.v[k].len * ps);
+		runs_free(&keep);
+	}
+	return ret;
+}
+
+/* Map, fill and register the image's VMAs with the strategy's advice. */
+static int fill_and_register(const struct dest_args *a, const struct image *img, int uffd,
+			     struct dest_report *rep)
 {
 	const struct strategy *st = a->st;
 	struct img_error err = { .file = "", .offset = 0, .msg = "" };
@@ -143,10 +170,9 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 	struct runs none = RUNS_INIT;
 	struct fill f = { .img = img, .skip = a->early ? &none : a->lazy,
 			  .uffd = st->register_first ? uffd : -1 };
+	struct uffd_mover mv;
 	int ret;
 
-	if (st->process_before && st->process_before())
-		return die("strategy setup", errno);
 	for (size_t i = 0; i < img->nvmas; i++) {
 		const struct vma_rec *v = &img->vmas[i];
 
@@ -162,16 +188,34 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 			return die("UFFDIO_REGISTER", errno);
 	}
 	t0 = now_ns();
-	ret = fill_all(&f, &err);
+	if (st->fill_move) {
+		ret = uffd_mover_init(&mv, uffd, img->vmas, img->nvmas);
+		if (ret)
+			return die("staging memory for UFFDIO_MOVE", -ret);
+		f.mv = &mv;
+		ret = expect_kept(&f);
+		if (!ret)
+			ret = uffd_mover_advise(&mv);
+	} else {
+		ret = 0;
+	}
+	if (!ret)
+		ret = fill_all(&f, &err);
+	if (f.mv) {
+		rep->move_pmds = mv.stats.pmd_moves;
+		rep->move_pages = mv.stats.pages_moved;
+		rep->move_copied = mv.stats.pages_copied;
+		uffd_mover_free(&mv);
+	}
 	if (ret && err.file[0]) {
 		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
 			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
 		return 1;
 	}
 	if (ret)
-		return die("filling from the image", -ret);
-	*fill_ns = now_ns() - t0;
-	if (a->early && discard_lazy(a, fill_ns))
+		return die(f.mv ? "filling from the image by UFFDIO_MOVE" : "filling from the image", -ret);
+	rep->fill_ns = now_ns() - t0;
+	if (a->early && discard_lazy(a, &rep->fill_ns))
 		return 1;
 	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
@@ -184,16 +228,43 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 		if (st->after_register && st->after_register(v))
 			return die("madvise after registration", errno);
 	}
-	if (st->process_after && st->process_after())
-		return die("strategy teardown", errno);
 	return 0;
+}
+
+/*
+ * The restore window: from the strategy's process setup to its teardown.
+ * A running region, when asked for, is faulted in throughout it and
+ * measured before the window closes.
+ */
+static int restore(const struct dest_args *a, const struct image *img, int uffd,
+		   struct dest_report *rep)
+{
+	const struct strategy *st = a->st;
+	struct running_region rr = { .map = NULL };
+	int ret = 0, err;
+
+	if (a->running_bytes && (err = running_region_map(&rr, a->running_bytes)))
+		ret = die("mapping the running region", -err);
+	if (!ret && st->process_before && st->process_before())
+		ret = die("strategy setup", errno);
+	if (!ret && a->running_bytes && (err = running_region_start(&rr)))
+		ret = die("starting the running region's thread", -err);
+	if (!ret)
+		ret = fill_and_register(a, img, uffd, rep);
+	if (!ret && a->running_bytes && (err = running_region_finish(&rr, &rep->running)))
+		ret = die("reading the running region's THP from smaps", -err);
+	if (!ret && st->process_after && st->process_after())
+		ret = die("strategy teardown", errno);
+	running_region_unmap(&rr);
+	return ret;
 }
 
 int dest_run(const struct dest_args *a)
 {
 	struct image img;
 	struct img_error err;
-	uint64_t fill_ns = 0, *sums;
+	struct dest_report rep = { .fill_ns = 0 };
+	uint64_t *sums;
 	char why[160], go;
 	long ps = getpagesize();
 	size_t npages = 0, k = 0;
@@ -210,8 +281,8 @@ int dest_run(const struct dest_args *a)
 		img_close(&img);
 		return 1;
 	}
-	rc = restore(a, &img, uffd, &fill_ns);
-	if (!rc && proto_send_fd(a->sock, uffd, &fill_ns, sizeof(fill_ns)))
+	rc = restore(a, &img, uffd, &rep);
+	if (!rc && proto_send_fd(a->sock, uffd, &rep, sizeof(rep)))
 		rc = die("passing the userfaultfd", errno);
 	close(uffd);
 	if (!rc && read(a->sock, &go, 1) != 1)

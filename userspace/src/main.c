@@ -16,6 +16,7 @@
 #include "knobs.h"
 #include "migrate.h"
 #include "numa.h"
+#include "scenario.h"
 #include "selfcheck.h"
 #include "uffd.h"
 
@@ -27,12 +28,15 @@ static int usage(const char *why)
 		fprintf(stderr, "lazyrestore: %s\n", why);
 	fprintf(stderr,
 		"usage: lazyrestore run [--strategy NAME[,NAME...]|auto|all]   NAME: clr, prctl,\n"
-		"                       uffd-copy, nohuge-huge, none, criu-ps, criu-local\n"
+		"                       uffd-copy, uffd-move, nohuge-huge, none, criu-ps, criu-local\n"
 		"                       [--size MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json] [--collapse]\n"
 		"                       [--thp-watch SECONDS] [--numa] [--early-fill]\n"
 		"                       [--inject kill-source-before-freeze|kill-source-lazy|\n"
-		"                                 damage-flip|damage-truncate]   (test hooks)\n"
+		"                                 damage-flip|damage-truncate|no-uffd-move]   (test hooks)\n"
+		"       lazyrestore scenario running-region [--strategy NAME[,NAME...]] [--size MIB]\n"
+		"                       [--running MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
+		"                       [--images DIR] [--seed N] [--json]\n"
 		"       lazyrestore workload --size MIB --permille N --seed N --ready FILE\n"
 		"                            --verdict FILE   (what the criu-* runs dump)\n"
 		"Migrates a workload with one VMA per THP state (default, MADV_HUGEPAGE,\n"
@@ -47,7 +51,10 @@ static int usage(const char *why)
 		"registration, so the downtime no longer holds the fill.\n"
 		"criu-ps and criu-local migrate the same layout with CRIU's lazy restore\n"
 		"(page server, local images) as the yardstick; \"all\" reports them as\n"
-		"unavailable where criu or MADV_CLR_HUGEPAGE is missing.\n"
+		"unavailable where criu, MADV_CLR_HUGEPAGE or UFFDIO_MOVE is missing.\n"
+		"scenario running-region: the same restore while a thread of the destination\n"
+		"faults in a running region (--running MiB, MADV_HUGEPAGE) throughout the\n"
+		"restore window; reports that region's THP coverage at the end of the window.\n"
 		"Exit status: 0 when every strategy that protects the restore restored\n"
 		"every page (\"none\" is the control: its losses are reported, and make\n"
 		"the exit status 3 only when it is the one strategy asked for); 3 when a\n"
@@ -144,6 +151,7 @@ static void print_json(const struct result *r, int n)
 		       "\"collapse_pmds\": %llu, \"collapse_ms\": %.3f, \"thp_back_ms\": %.1f, "
 		       "\"numa_misplaced\": %lld, \"numa_misplaced_vma\": [%lld, %lld, %lld], "
 		       "\"thp_sample_ms\": %d, \"thp_hg_kb_source\": %llu, \"thp_hg_kb_at_lazy_end\": %llu, "
+		       "\"move_pmds\": %llu, \"move_pages\": %llu, \"move_copied\": %llu, "
 		       "\"thp_hg_kb\": [",
 		       (unsigned long long)r[i].pages, (unsigned long long)r[i].precopied,
 		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].corrupted,
@@ -159,7 +167,8 @@ static void print_json(const struct result *r, int n)
 		       r[i].numa_misplaced, r[i].numa_misplaced_vma[0], r[i].numa_misplaced_vma[1],
 		       r[i].numa_misplaced_vma[2],
 		       THP_SAMPLE_MS, (unsigned long long)r[i].thp_hg_src_kb,
-		       (unsigned long long)r[i].thp_hg_lazy_kb);
+		       (unsigned long long)r[i].thp_hg_lazy_kb, (unsigned long long)r[i].move_pmds,
+		       (unsigned long long)r[i].move_pages, (unsigned long long)r[i].move_copied);
 		for (int k = 0; k < r[i].thp_samples; k++)
 			printf("%s%llu", k ? ", " : "", (unsigned long long)r[i].thp_hg_kb[k]);
 		printf("]}");
@@ -221,6 +230,7 @@ int main(int argc, char **argv)
 		{ "numa", no_argument, NULL, 'n' },
 		{ "early-fill", no_argument, NULL, 'e' },
 		{ "thp-watch", required_argument, NULL, 'w' },
+		{ "running", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,14 +243,24 @@ int main(int argc, char **argv)
 	struct knobs kn = { .n = 0 };
 	unsigned long v;
 	int n = 0, opt, json = 0, rc = 0;
+	bool scenario = argc >= 2 && !strcmp(argv[1], "scenario");
 
 	if (argc >= 2 && !strcmp(argv[1], "workload"))
 		return workload_main(argc, argv);
-	if (argc < 2 || strcmp(argv[1], "run"))
-		return usage(argc < 2 ? "no command" : "the commands are 'run' and 'workload'");
+	if (argc < 2 || (strcmp(argv[1], "run") && !scenario))
+		return usage(argc < 2 ? "no command" :
+			     "the commands are 'run', 'scenario' and 'workload'");
 	snprintf(images, sizeof(images), "/tmp/lazyrestore-images.%d", (int)getpid());
 	cfg.image_dir = images;
 	optind = 2;
+	if (scenario) {
+		if (argc < 3 || strcmp(argv[2], "running-region"))
+			return usage("the one scenario is 'running-region'");
+		optind = 3;
+		strategy = SCENARIO_STRATEGIES;
+		cfg.running_bytes = (uint64_t)SCENARIO_RUNNING_MIB << 20;
+		cfg.thp_watch_ms = 0;	/* its THP is the running region's, in the window */
+	}
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -288,10 +308,17 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			if (strcmp(optarg, "kill-source-before-freeze") && strcmp(optarg, "kill-source-lazy") &&
-			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate"))
+			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate") &&
+			    strcmp(optarg, "no-uffd-move"))
 				return usage("--inject takes kill-source-before-freeze, kill-source-lazy, "
-					     "damage-flip or damage-truncate");
+					     "damage-flip, damage-truncate or no-uffd-move");
 			cfg.inject = optarg;
+			break;
+		case 'R':
+			if (!scenario || parse_uint(optarg, 1 << 16, &v) || v < 2 || v % 2)
+				return usage("--running takes an even number of MiB, at least 2, "
+					     "and belongs to scenario running-region");
+			cfg.running_bytes = (uint64_t)v << 20;
 			break;
 		case 'h':
 			usage(NULL);
@@ -309,7 +336,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(strategy, "all")) {
 		for (int i = 0; strategy_at(i) && n < MAX_RUNS; i++)
-			runs[n++] = strategy_at(i);
+			if (!scenario || scenario_takes(strategy_at(i)))
+				runs[n++] = strategy_at(i);
 	} else if (!strcmp(strategy, "auto")) {
 		runs[n++] = strategy_find(madv_clr_hugepage_supported() ? "clr" : "uffd-copy");
 		if (!madv_clr_hugepage_supported())
@@ -330,6 +358,12 @@ int main(int argc, char **argv)
 		if (!n)
 			return usage("--strategy takes strategy names, comma-separated, or auto or all");
 	}
+	for (int i = 0; scenario && i < n; i++)
+		if (!scenario_takes(runs[i])) {
+			fprintf(stderr, "lazyrestore: %s restores a whole process of its own: "
+				"no running region to keep\n", runs[i]->name);
+			return usage("scenario running-region takes our own strategies");
+		}
 
 	if (cfg.wait_khugepaged) {
 		if (knobs_set_aggressive(&kn, why, sizeof(why))) {
@@ -339,12 +373,14 @@ int main(int argc, char **argv)
 		knobs_restore_on_signal(&kn);
 	}
 	for (int i = 0; i < n; i++) {
-		if (runs[i]->needs_clr && !madv_clr_hugepage_supported()) {
+		const char *missing = strategy_missing(runs[i], cfg.inject &&
+						       !strcmp(cfg.inject, "no-uffd-move"));
+
+		if (missing) {
 			memset(&res[i], 0, sizeof(res[i]));
 			res[i].st = runs[i];
 			res[i].unavailable = true;
-			snprintf(res[i].error, sizeof(res[i].error),
-				 "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
+			snprintf(res[i].error, sizeof(res[i].error), "%s", missing);
 			continue;
 		}
 		if (runs[i]->criu)
@@ -354,7 +390,11 @@ int main(int argc, char **argv)
 	}
 	knobs_restore(&kn);
 
-	if (json)
+	if (scenario && json)
+		scenario_print_json(res, n, cfg.running_bytes);
+	else if (scenario)
+		scenario_print_table(res, n, cfg.running_bytes);
+	else if (json)
 		print_json(res, n);
 	else
 		print_table(res, n);

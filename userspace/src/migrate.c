@@ -356,6 +356,7 @@ static int start_dest(struct run_state *s)
 	struct dest_args da = {
 		.image_dir = s->cfg->image_dir, .st = s->res->st, .lazy = &s->dirty,
 		.wait_khugepaged = s->cfg->wait_khugepaged, .early = s->cfg->early_fill,
+		.running_bytes = s->cfg->running_bytes,
 	};
 	int sv_pair[2];
 
@@ -427,7 +428,8 @@ static int restore_and_serve(struct run_state *s, double t_freeze)
 {
 	struct vma_info *sv = NULL, *dv = NULL;
 	size_t nsv = 0, ndv = 0;
-	uint64_t fill_ns, *sums, zero_sum;
+	struct dest_report rep;
+	uint64_t *sums, zero_sum;
 	double t_go, t_lazy_done;
 	char *zero;
 	struct lazy lz;
@@ -435,11 +437,16 @@ static int restore_and_serve(struct run_state *s, double t_freeze)
 
 	if (!s->cfg->early_fill && start_dest(s))
 		return -1;
-	uffd = proto_recv_fd(s->sock, &fill_ns, sizeof(fill_ns), 300000);
+	uffd = proto_recv_fd(s->sock, &rep, sizeof(rep), 300000);
 	if (uffd < 0)
 		return dest_failed(s, "userfaultfd");
 	if (!s->cfg->early_fill)
-		s->res->fill_ms = fill_ns / 1e6;
+		s->res->fill_ms = rep.fill_ns / 1e6;
+	s->res->running_kb = rep.running.touched_kb;
+	s->res->running_thp_kb = rep.running.thp_kb;
+	s->res->move_pmds = rep.move_pmds;
+	s->res->move_pages = rep.move_pages;
+	s->res->move_copied = rep.move_copied;
 	if (s->cfg->inject && !strcmp(s->cfg->inject, "kill-source-lazy")) {
 		kill(s->source, SIGKILL);
 		waitpid(s->source, NULL, 0);

@@ -19,9 +19,10 @@ struct config {
 	unsigned int thp_watch_ms;	/* how long to watch THP come back */
 	bool numa;			/* source VMAs with NUMA policies (layout_set_numa) */
 	bool early_fill;		/* the destination fills before the freeze */
+	uint64_t running_bytes;		/* > 0: the destination faults in a running region too */
 	const char *image_dir;
 	const char *inject;		/* test hook: kill-source-before-freeze, kill-source-lazy,
-					   damage-flip, damage-truncate */
+					   damage-flip, damage-truncate, no-uffd-move */
 };
 
 /* THP coverage of the MADV_HUGEPAGE VMA after lazy completion, sampled. */
@@ -56,6 +57,9 @@ struct result {
 	double collapse_ms;		/* the process_madvise(MADV_COLLAPSE) call */
 	long long numa_misplaced;	/* pages on another node than in the source; -1: not asked */
 	long long numa_misplaced_vma[LAYOUT_MAX];	/* the same, per VMA of the layout */
+	uint64_t running_kb;		/* the running region the destination faulted in */
+	uint64_t running_thp_kb;	/* its AnonHugePages at the end of the restore window */
+	uint64_t move_pmds, move_pages, move_copied;	/* uffd-move: struct dest_report */
 };
 
 void migrate(const struct config *cfg, const struct strategy *st, struct result *res);

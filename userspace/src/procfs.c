@@ -61,6 +61,8 @@ struct vma_info *proc_vmas(pid_t pid, uint64_t lo, uint64_t hi, size_t *n)
 			memset(cur, 0, sizeof(*cur));
 			cur->start = s;
 			cur->end = e;
+		} else if (cur && !strncmp(line, "Rss:", 4)) {
+			cur->rss_kb = strtoull(line + 4, NULL, 10);
 		} else if (cur && !strncmp(line, "AnonHugePages:", 14)) {
 			cur->anon_huge_kb = strtoull(line + 14, NULL, 10);
 		} else if (cur && !strncmp(line, "VmFlags:", 8)) {

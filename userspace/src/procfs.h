@@ -15,6 +15,7 @@ struct vma_info {
 	char flags[128];	/* VmFlags, as smaps prints them, without "sd" */
 	bool hg, nh;
 	uint64_t anon_huge_kb;
+	uint64_t rss_kb;
 };
 
 /* The VMAs of @pid that intersect [lo, hi); *n set. Caller frees. */

@@ -6,6 +6,7 @@
 
 #include "strategy.h"
 #include "uffd.h"
+#include "uffd_uapi.h"
 #include "workload.h"
 
 static int source_advice(const struct vma_rec *v)
@@ -48,6 +49,8 @@ static const struct strategy strategies[] = {
 	  .process_before = thp_disable, .before_fill = source_advice, .process_after = thp_enable },
 	{ .name = "uffd-copy", .how = "register first, fill with UFFDIO_COPY",
 	  .register_first = true, .before_fill = source_advice },
+	{ .name = "uffd-move", .how = "register first, read into a staging copy, UFFDIO_MOVE (6.8)",
+	  .register_first = true, .fill_move = true, .needs_move = true, .before_fill = source_advice },
 	{ .name = "nohuge-huge", .how = "MADV_NOHUGEPAGE, fill, register, MADV_HUGEPAGE (QEMU)",
 	  .before_fill = nohugepage, .after_register = hugepage },
 	{ .name = "none", .how = "source advice, fill, register: no protection",
@@ -68,5 +71,15 @@ const struct strategy *strategy_find(const char *name)
 	for (int i = 0; strategy_at(i); i++)
 		if (!strcmp(strategy_at(i)->name, name))
 			return strategy_at(i);
+	return NULL;
+}
+
+const char *strategy_missing(const struct strategy *st, bool hide_move)
+{
+	if (st->needs_clr && !madv_clr_hugepage_supported())
+		return "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)";
+	/* Where userfaultfd itself cannot be had, the run says why. */
+	if (st->needs_move && (hide_move || uffd_has_feature(UFFD_FEATURE_MOVE) == 0))
+		return "UFFDIO_MOVE not supported by this kernel (needs 6.8)";
 	return NULL;
 }

@@ -16,8 +16,10 @@
 struct strategy {
 	const char *name;
 	const char *how;
-	bool register_first;	/* fill through UFFDIO_COPY */
+	bool register_first;	/* fill through UFFDIO_COPY (or UFFDIO_MOVE) */
+	bool fill_move;		/* read into a staging copy, UFFDIO_MOVE from there */
 	bool needs_clr;		/* needs MADV_CLR_HUGEPAGE in the kernel */
+	bool needs_move;	/* needs UFFDIO_MOVE in the kernel (6.8) */
 	const char *criu;	/* not ours: CRIU's lazy restore, "page-server" or "local" */
 	int (*process_before)(void);
 	int (*before_fill)(const struct vma_rec *v);
@@ -27,5 +29,10 @@ struct strategy {
 
 const struct strategy *strategy_find(const char *name);
 const struct strategy *strategy_at(int i);	/* NULL past the last */
+/*
+ * What this kernel lacks for @st, or NULL when it can run here.
+ * @hide_move: test hook, behave as a kernel without UFFDIO_MOVE.
+ */
+const char *strategy_missing(const struct strategy *st, bool hide_move);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "uffd.h"
+#include "uffd_uapi.h"
 
 int uffd_create(char *why, size_t len)
 {
@@ -98,4 +99,43 @@ bool madv_clr_hugepage_supported(void)
 	ok = madvise(p, ps, MADV_CLR_HUGEPAGE) == 0;
 	munmap(p, ps);
 	return ok;
+}
+
+int uffd_move(int uffd, uint64_t dst, void *src, uint64_t len, uint64_t *moved)
+{
+	*moved = 0;
+	while (*moved < len) {
+		/*
+		 * No UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES: every page of @src was
+		 * written, so a hole is a bug, and ENOENT says so where a
+		 * silently missing page would be served later as a fault.
+		 */
+		struct uffdio_move m = {
+			.dst = dst + *moved, .src = (unsigned long)src + *moved, .len = len - *moved,
+			.mode = UFFDIO_MOVE_MODE_DONTWAKE,
+		};
+
+		if (!ioctl(uffd, UFFDIO_MOVE, &m)) {
+			*moved = len;
+			return 0;
+		}
+		if (m.move > 0)		/* short: go on after what was moved */
+			*moved += m.move;
+		else if (errno != EAGAIN)	/* EAGAIN alone: the page tables changed under it */
+			return -errno;
+	}
+	return 0;
+}
+
+int uffd_has_feature(uint64_t feature)
+{
+	/* Asking for no feature: the kernel answers with all it has. */
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, UFFDIO_API, &api) ? -errno : !!(api.features & feature);
+	close(fd);
+	return ret;
 }

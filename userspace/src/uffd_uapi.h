@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The UFFDIO_MOVE uapi (Linux 6.8), for C libraries whose
+ * <linux/userfaultfd.h> predates it (Debian 12's is 6.1). Each piece is
+ * copied as it is in include/uapi/linux/userfaultfd.h of 6.12 and only
+ * defined where the system header lacks it, so a newer header wins.
+ */
+#ifndef LAZYRESTORE_UFFD_UAPI_H
+#define LAZYRESTORE_UFFD_UAPI_H
+
+#include <linux/userfaultfd.h>
+
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE			(1<<16)
+#endif
+
+#ifndef _UFFDIO_MOVE
+#define _UFFDIO_MOVE			(0x05)
+#endif
+
+#ifndef UFFDIO_MOVE
+struct uffdio_move {
+	__u64 dst;
+	__u64 src;
+	__u64 len;
+	/*
+	 * Especially if used to atomically remove memory from the
+	 * address space the wake on the dst range is not needed.
+	 */
+#define UFFDIO_MOVE_MODE_DONTWAKE		((__u64)1<<0)
+#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES	((__u64)1<<1)
+	__u64 mode;
+	/*
+	 * "move" is written by the ioctl and must be at the end: the
+	 * copy_from_user will not read the last 8 bytes.
+	 */
+	__s64 move;
+};
+
+#define UFFDIO_MOVE		_IOWR(UFFDIO, _UFFDIO_MOVE,	\
+				      struct uffdio_move)
+#endif
+
+#endif
