@@ -16,6 +16,7 @@
 #include "knobs.h"
 #include "migrate.h"
 #include "numa.h"
+#include "result_json.h"
 #include "scenario.h"
 #include "selfcheck.h"
 #include "uffd.h"
@@ -133,14 +134,8 @@ static void print_json(const struct result *r, int n)
 {
 	printf("[");
 	for (int i = 0; i < n; i++) {
-		printf("%s\n {\"strategy\": \"%s\", ", i ? "," : "", r[i].st->name);
-		if (r[i].error[0]) {
-			printf("\"unavailable\": %s, \"error\": \"", r[i].unavailable ? "true" : "false");
-			for (const char *c = r[i].error; *c; c++)
-				printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-			printf("\"}");
+		if (result_json_begin(&r[i], i))
 			continue;
-		}
 		printf("\"pages\": %llu, \"precopied\": %llu, \"lazy\": %llu, \"corrupted\": %llu, "
 		       "\"zero_filled\": %llu, \"faults\": %llu, \"background\": %llu, "
 		       "\"soft_dirty\": %s, \"soft_dirty_pages\": %llu, \"vmflags_identical\": %s, \"vma_mismatches\": %d, "

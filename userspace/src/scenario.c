@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdio.h>
 
+#include "result_json.h"
 #include "scenario.h"
 
 bool scenario_takes(const struct strategy *st)
@@ -38,14 +39,8 @@ void scenario_print_json(const struct result *r, int n, uint64_t running_bytes)
 {
 	printf("[");
 	for (int i = 0; i < n; i++) {
-		printf("%s\n {\"strategy\": \"%s\", ", i ? "," : "", r[i].st->name);
-		if (r[i].error[0]) {
-			printf("\"unavailable\": %s, \"error\": \"", r[i].unavailable ? "true" : "false");
-			for (const char *c = r[i].error; *c; c++)
-				printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-			printf("\"}");
+		if (result_json_begin(&r[i], i))
 			continue;
-		}
 		printf("\"running_region_kb\": %llu, ", (unsigned long long)(running_bytes >> 10));
 		printf("\"running_kb\": %llu, \"running_thp_kb\": %llu, \"running_thp_pct\": %.1f, "
 		       "\"pages\": %llu, \"lazy\": %llu, \"corrupted\": %llu, \"zero_filled\": %llu, "
