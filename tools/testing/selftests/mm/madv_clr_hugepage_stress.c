@@ -250,28 +250,6 @@ FIXTURE(stress)
 	int uffd;
 };
 
-/*
- * MADV_COLLAPSE of a fully populated range works whatever the sysfs
- * settings say: if it cannot get a huge page, nothing in the test can
- * collapse. 0, or the errno of the failure.
- */
-static int huge_page_allocation_error(size_t pmd)
-{
-	size_t res_size;
-	void *res;
-	char *p;
-	int err = 0;
-
-	p = mmap_pmd_aligned(pmd, pmd, &res, &res_size);
-	if (p == MAP_FAILED)
-		return errno;
-	memset(p, 1, pmd);
-	if (madvise(p, pmd, MADV_COLLAPSE))
-		err = errno;
-	munmap(res, res_size);
-	return err;
-}
-
 FIXTURE_SETUP(stress)
 {
 	struct stress *s = &self->s;
@@ -288,10 +266,10 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	s->pmd = read_pmd_pagesize();
 	s->psize = getpagesize();
-	errno = huge_page_allocation_error(s->pmd);
+	errno = pmd_thp_allocation_error();
 	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s): %s",
-		     strerror(errno), "nothing could collapse");
+		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
+		     strerror(errno));
 	why = userfaultfd_open_why_not();
 	if (why)
 		SKIP(return, "%s", why);

@@ -140,6 +140,23 @@ void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 	return (void *)area;
 }
 
+int pmd_thp_allocation_error(void)
+{
+	size_t pmd = read_pmd_pagesize(), res_size;
+	int err = 0;
+	void *res;
+	char *p;
+
+	p = mmap_pmd_aligned(pmd, pmd, &res, &res_size);
+	if (p == MAP_FAILED)
+		return errno;
+	memset(p, 1, pmd);
+	if (madvise(p, pmd, MADV_COLLAPSE))
+		err = errno;
+	munmap(res, res_size);
+	return err;
+}
+
 /*
  * Wait until khugepaged has finished @scans more full scans of its mm list,
  * for at most @seconds. Other processes' mms count too: a test that needs
@@ -159,16 +176,28 @@ bool wait_for_khugepaged_scans(int scans, int seconds)
 	return false;
 }
 
-static bool thp_settings_saved;
+static pid_t thp_settings_guardian;	/* the process that saved them */
 
 bool thp_settings_changeable(void)
 {
-	return thp_settings_saved;
+	return thp_settings_guardian != 0;
+}
+
+/*
+ * Only the guardian puts them back: the harness's children inherit the
+ * handlers and the atexit() entry, and a ^C reaches them all. The
+ * guardian spends the run in waitpid(), which is where a signal finds
+ * it, so the stdio that thp_restore_settings() uses is never re-entered.
+ */
+static void restore_thp_settings(void)
+{
+	if (getpid() == thp_settings_guardian)
+		thp_restore_settings();
 }
 
 static void restore_thp_settings_and_reraise(int sig)
 {
-	thp_restore_settings();
+	restore_thp_settings();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -187,28 +216,21 @@ void thp_settings_guard(void)
 	thp_save_settings();
 	thp_read_settings(&current);
 	thp_push_settings(&current);
-	thp_settings_saved = true;
+	thp_settings_guardian = getpid();
+	/* test_harness_run() ends in exit(): nothing after it runs. */
+	atexit(restore_thp_settings);
 	for (i = 0; i < ARRAY_SIZE(sigs); i++)
 		signal(sigs[i], restore_thp_settings_and_reraise);
-}
-
-void thp_settings_unguard(void)
-{
-	if (thp_settings_saved)
-		thp_restore_settings();
 }
 
 int thp_vma_test_main(int argc, char **argv,
 		      int (*harness_run)(int argc, char **argv))
 {
-	int ret;
-
-	if (self_helper_role())
+	/* The role is also argv[0]: a stray variable in the environment is not one. */
+	if (self_helper_role() && !strcmp(argv[0], self_helper_role()))
 		return run_self_helper(self_helper_role());
 	thp_settings_guard();
-	ret = harness_run(argc, argv);
-	thp_settings_unguard();
-	return ret;
+	return harness_run(argc, argv);
 }
 
 #define SELF_HELPER_ENV "THP_VMA_SELF_HELPER"

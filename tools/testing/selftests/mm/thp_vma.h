@@ -35,20 +35,26 @@ void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 bool wait_for_khugepaged_scans(int scans, int seconds);
 
 /*
- * Tests that change THP settings do so in the harness's child processes;
- * main() saves the settings before the tests run and puts them back after
- * them and on SIGINT, SIGTERM and SIGHUP. Without root or with a read-only
+ * 0 if a PMD-sized THP can be allocated now, else the errno of
+ * MADV_COLLAPSE on a full range (which ignores the sysfs settings). A test
+ * that needs a collapse skips on it rather than blame the kernel.
+ */
+int pmd_thp_allocation_error(void);
+
+/*
+ * Tests that change THP settings do so in the harness's child processes,
+ * which a timeout kills with SIGKILL; the process that called
+ * thp_settings_guard() saves the settings and puts them back when it exits
+ * and on SIGINT, SIGTERM and SIGHUP. Without root or with a read-only
  * sysfs nothing is saved and thp_settings_changeable() is false: the tests
  * that need to change settings skip.
  */
 void thp_settings_guard(void);
-void thp_settings_unguard(void);
 bool thp_settings_changeable(void);
 
 /*
  * main() of a test program: runs the helper role it was exec'ed for, or
- * @harness_run (the harness's test_harness_run) between
- * thp_settings_guard() and thp_settings_unguard().
+ * @harness_run (the harness's test_harness_run) after thp_settings_guard().
  */
 int thp_vma_test_main(int argc, char **argv,
 		      int (*harness_run)(int argc, char **argv));
