@@ -286,7 +286,8 @@ TEST_F_TIMEOUT(clr, restore_sequence_keeps_holes, 180)
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	errno = pmd_thp_allocation_error();
 	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)", strerror(errno));
+		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
+		     strerror(errno));
 	why = userfaultfd_open_why_not();
 	if (why)
 		SKIP(return, "%s", why);
@@ -397,7 +398,8 @@ TEST_F_TIMEOUT(clr, clears_nohugepage_registers_with_khugepaged, 120)
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	errno = pmd_thp_allocation_error();
 	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)", strerror(errno));
+		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
+		     strerror(errno));
 	set_thp(THP_NEVER);
 	pid = self_helper_spawn("clr-registration", &to_helper, &from_helper);
 	ASSERT_GT(pid, 0);

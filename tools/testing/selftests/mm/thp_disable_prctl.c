@@ -203,7 +203,8 @@ FIXTURE_SETUP(thp_reenable)
 		SKIP(return, "PR_SET_THP_DISABLE already set when the test started");
 	errno = pmd_thp_allocation_error();
 	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)", strerror(errno));
+		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
+		     strerror(errno));
 }
 
 FIXTURE_TEARDOWN(thp_reenable)
