@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
@@ -478,12 +479,28 @@ TEST_F(clr, process_madvise_on_another_process_is_einval)
 	close(pidfd);
 }
 
-static unsigned long mthp_fault_allocs(const char *size_dir)
+/*
+ * Is the page at @addr, which the caller has just touched, part of a large
+ * folio? /proc/kpageflags says so of this page alone (KPF_THP is set for
+ * every large anonymous folio, not only PMD-sized ones), where the
+ * per-size fault counters in sysfs count other processes' faults too.
+ */
+static bool in_large_folio(struct __test_metadata *_metadata, char *addr)
 {
-	char path[128];
+	unsigned long pfn;
+	uint64_t flags;
+	int pagemap_fd, kpf_fd;
 
-	snprintf(path, sizeof(path), "%s/stats/anon_fault_alloc", size_dir);
-	return read_num(path);
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
+	ASSERT_GE(pagemap_fd, 0);
+	pfn = pagemap_get_pfn(pagemap_fd, addr);
+	close(pagemap_fd);
+	ASSERT_NE(pfn, -1UL) TH_LOG("the page just touched is not present");
+	kpf_fd = open("/proc/kpageflags", O_RDONLY);
+	ASSERT_GE(kpf_fd, 0);
+	ASSERT_EQ(pread(kpf_fd, &flags, sizeof(flags), pfn * sizeof(flags)), sizeof(flags));
+	close(kpf_fd);
+	return flags & (1ULL << KPF_THP);
 }
 
 /*
@@ -495,7 +512,7 @@ TEST_F(clr, mthp_follows_per_size_setting)
 	const char *dir = THP_SYSFS_DIR "/hugepages-64kB";
 	size_t block = 64 * 1024;
 	struct thp_settings s;
-	unsigned long before;
+	char *page;
 	size_t off;
 	int i;
 
@@ -503,6 +520,8 @@ TEST_F(clr, mthp_follows_per_size_setting)
 		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
 	if (access(dir, F_OK) || psize() > block / 2)
 		SKIP(return, "no 64kB anonymous mTHP size (%s)", dir);
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "/proc/kpageflags not readable: CONFIG_PROC_PAGE_MONITOR off?");
 
 	s = *thp_current_settings();
 	s.thp_enabled = THP_NEVER;
@@ -513,29 +532,29 @@ TEST_F(clr, mthp_follows_per_size_setting)
 
 	/* The source had hg: faults there do allocate 64kB folios. */
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_HUGEPAGE), 0);
-	before = mthp_fault_allocs(dir);
 	self->t.area[0] = 1;
-	ASSERT_GT(mthp_fault_allocs(dir), before)
+	ASSERT_TRUE(in_large_folio(_metadata, self->t.area))
 		TH_LOG("no 64kB folio allocated in a MADV_HUGEPAGE VMA: the test cannot tell");
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_DONTNEED), 0);
 
 	/* Restore: the partial fill under nh allocates none. */
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_NOHUGEPAGE), 0);
-	before = mthp_fault_allocs(dir);
-	for (off = 0; off < self->t.size / 2; off += block)
+	for (off = 0; off < self->t.size / 2; off += block) {
 		self->t.area[off] = 1;
-	EXPECT_EQ(mthp_fault_allocs(dir), before);
+		EXPECT_FALSE(in_large_folio(_metadata, self->t.area + off))
+			TH_LOG("a large folio at offset %zu under VM_NOHUGEPAGE", off);
+	}
 
 	/* Back to the default VMA: 64kB "madvise" allocates none... */
 	ASSERT_EQ(madvise(self->t.area, self->t.size, MADV_CLR_HUGEPAGE), 0);
-	before = mthp_fault_allocs(dir);
-	self->t.area[self->t.size / 2] = 1;
-	EXPECT_EQ(mthp_fault_allocs(dir), before);
+	page = self->t.area + self->t.size / 2;
+	*page = 1;
+	EXPECT_FALSE(in_large_folio(_metadata, page));
 	/* ...and 64kB "always" does, as for any VMA with neither flag. */
 	thp_write_string("hugepages-64kB/enabled", "always");
-	before = mthp_fault_allocs(dir);
-	self->t.area[self->t.size / 2 + 4 * block] = 1;
-	EXPECT_GT(mthp_fault_allocs(dir), before);
+	page += 4 * block;
+	*page = 1;
+	EXPECT_TRUE(in_large_folio(_metadata, page));
 }
 
 int run_self_helper(const char *role)
