@@ -283,12 +283,9 @@ TEST_F_TIMEOUT(clr, restore_sequence_keeps_holes, 180)
 	char *control;
 	int pagemap_fd;
 
-	if (!thp_settings_changeable())
-		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
-	errno = pmd_thp_allocation_error();
-	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
-		     strerror(errno));
+	why = collapse_test_why_not();
+	if (why)
+		SKIP(return, "%s", why);
 	why = userfaultfd_open_why_not();
 	if (why)
 		SKIP(return, "%s", why);
@@ -392,15 +389,13 @@ static int registration_helper(void)
 TEST_F_TIMEOUT(clr, clears_nohugepage_registers_with_khugepaged, 120)
 {
 	int to_helper, from_helper, status;
+	const char *why;
 	pid_t pid;
 	char c;
 
-	if (!thp_settings_changeable())
-		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
-	errno = pmd_thp_allocation_error();
-	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
-		     strerror(errno));
+	why = collapse_test_why_not();
+	if (why)
+		SKIP(return, "%s", why);
 	set_thp(THP_NEVER);
 	pid = self_helper_spawn("clr-registration", &to_helper, &from_helper);
 	ASSERT_GT(pid, 0);

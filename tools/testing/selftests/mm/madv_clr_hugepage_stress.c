@@ -262,14 +262,11 @@ FIXTURE_SETUP(stress)
 		SKIP(return, "THP not configured: no " THP_SYSFS_DIR);
 	if (!madv_clr_hugepage_supported())
 		SKIP(return, "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
-	if (!thp_settings_changeable())
-		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
+	why = collapse_test_why_not();
+	if (why)
+		SKIP(return, "%s", why);
 	s->pmd = read_pmd_pagesize();
 	s->psize = getpagesize();
-	errno = pmd_thp_allocation_error();
-	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
-		     strerror(errno));
 	why = userfaultfd_open_why_not();
 	if (why)
 		SKIP(return, "%s", why);

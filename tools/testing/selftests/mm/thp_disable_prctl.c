@@ -195,16 +195,16 @@ FIXTURE(thp_reenable)
 
 FIXTURE_SETUP(thp_reenable)
 {
+	const char *why;
+
 	if (!thp_configured())
 		SKIP(return, "THP not configured: no " THP_SYSFS_DIR);
-	if (!thp_settings_changeable())
-		SKIP(return, "changing THP settings needs root and a writable " THP_SYSFS_DIR);
+	/* Before the collapse test: MADV_COLLAPSE fails under the flag. */
 	if (prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0))
 		SKIP(return, "PR_SET_THP_DISABLE already set when the test started");
-	errno = pmd_thp_allocation_error();
-	if (errno)
-		SKIP(return, "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
-		     strerror(errno));
+	why = collapse_test_why_not();
+	if (why)
+		SKIP(return, "%s", why);
 }
 
 FIXTURE_TEARDOWN(thp_reenable)

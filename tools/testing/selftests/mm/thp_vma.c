@@ -140,7 +140,12 @@ void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 	return (void *)area;
 }
 
-int pmd_thp_allocation_error(void)
+/*
+ * 0 if a PMD-sized THP can be allocated now, else the errno of
+ * MADV_COLLAPSE on a full range (which ignores the sysfs settings): a test
+ * that needs a collapse skips on it rather than blame the kernel.
+ */
+static int pmd_thp_allocation_error(void)
 {
 	size_t pmd = read_pmd_pagesize(), res_size;
 	int err = 0;
@@ -181,6 +186,21 @@ static pid_t thp_settings_guardian;	/* the process that saved them */
 bool thp_settings_changeable(void)
 {
 	return thp_settings_guardian != 0;
+}
+
+const char *collapse_test_why_not(void)
+{
+	static char why[128];
+	int err;
+
+	if (!thp_settings_changeable())
+		return "changing THP settings needs root and a writable " THP_SYSFS_DIR;
+	err = pmd_thp_allocation_error();
+	if (!err)
+		return NULL;
+	snprintf(why, sizeof(why), "no PMD-sized THP can be allocated (MADV_COLLAPSE: %s)",
+		 strerror(err));
+	return why;
 }
 
 /*

@@ -35,13 +35,6 @@ void *mmap_pmd_aligned(size_t size, size_t pmd_size, void **reservation,
 bool wait_for_khugepaged_scans(int scans, int seconds);
 
 /*
- * 0 if a PMD-sized THP can be allocated now, else the errno of
- * MADV_COLLAPSE on a full range (which ignores the sysfs settings). A test
- * that needs a collapse skips on it rather than blame the kernel.
- */
-int pmd_thp_allocation_error(void);
-
-/*
  * Tests that change THP settings do so in the harness's child processes,
  * which a timeout kills with SIGKILL; the process that called
  * thp_settings_guard() saves the settings and puts them back when it exits
@@ -51,6 +44,13 @@ int pmd_thp_allocation_error(void);
  */
 void thp_settings_guard(void);
 bool thp_settings_changeable(void);
+
+/*
+ * Why a test that changes THP settings and needs a collapse cannot run
+ * here (the settings cannot be changed, or no PMD-sized THP can be
+ * allocated), or NULL.
+ */
+const char *collapse_test_why_not(void);
 
 /*
  * main() of a test program: runs the helper role it was exec'ed for, or
