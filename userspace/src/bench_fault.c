@@ -136,36 +136,35 @@ static int run_bare(const struct bench_opts *o, long ps, uint64_t *lat)
 	return b.error ? -1 : 0;
 }
 
-/* lazyrestore's handler, serving from this process's own copy through /proc/self/mem. */
+/* lazyrestore's handler, serving from this process's own copy (process_vm_readv of itself). */
 static int run_lazy(const struct bench_opts *o, long ps, uint64_t *lat, bool background)
 {
-	struct runs all = RUNS_INIT, none = RUNS_INIT;
+	struct runs all = RUNS_INIT;
+	struct lazy_cfg cfg = { .pages = &all, .source = getpid(), .faults_only = !background };
 	struct lazy lz;
-	int uffd, mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC), ret = -1;
+	int uffd, ret = -1;
 	char *t = region(o, ps, &uffd), *src;
 	size_t n;
 
 	src = t ? aligned_alloc(ps, o->fault_pages * ps) : NULL;
-	if (mem < 0 || !src || runs_add(&all, (uint64_t)t / ps, o->fault_pages))
+	if (!src || runs_add(&all, (uint64_t)t / ps, o->fault_pages))
 		goto out;
 	memset(src, 0x5a, o->fault_pages * ps);
-	/* Reading the missing target itself through /proc/self/mem would wait on our own uffd. */
-	if (lazy_start_at(&lz, uffd, mem, background ? &all : &none, (uint64_t)src - (uint64_t)t))
+	cfg.uffd = uffd;
+	cfg.src_delta = (uint64_t)src - (uint64_t)t;
+	if (lazy_start(&lz, &cfg))
 		goto out;
 	n = touch_missing(t, o->fault_pages, ps, lat);
-	ret = lazy_stop(&lz) ? -1 : 0;
-	free(lz.lat_ns);
+	ret = lazy_stop(&lz) < 0 ? -1 : 0;
+	lazy_free(&lz);
 	report(o, "lazyrestore", background ? "running" : "idle", lat, n);
 out:
-	if (mem >= 0)
-		close(mem);
 	if (t) {
 		close(uffd);
 		munmap(t, o->fault_pages * ps);
 	}
 	free(src);
 	runs_free(&all);
-	runs_free(&none);
 	return ret;
 }
 

@@ -31,6 +31,7 @@
 #include "criu.h"
 #include "layout.h"
 #include "selfcheck.h"
+#include "task.h"
 #include "vmacompare.h"
 
 #define CRIU_TIMEOUT_MS	300000
@@ -242,11 +243,14 @@ static int loopback_up(struct criu_run *c)
  */
 static int start_workload(struct criu_run *c)
 {
-	char size[32], dirty[32], seed[32], ready[300], verdict[300];
+	char size[32], hot[32], steps[32], seed[32], ready[300], verdict[300];
+	uint64_t hot_pages = task_hot_pages(&c->l, c->cfg->hot_permille, c->cfg->hot_bytes);
 	int p[2], status;
 
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)(c->cfg->region_bytes >> 20));
-	snprintf(dirty, sizeof(dirty), "%u", c->cfg->hot_permille);
+	snprintf(hot, sizeof(hot), "%llu", (unsigned long long)hot_pages);
+	snprintf(steps, sizeof(steps), "%llu",
+		 (unsigned long long)config_post_steps(c->cfg, hot_pages));
 	snprintf(seed, sizeof(seed), "%u", c->cfg->seed);
 	snprintf(ready, sizeof(ready), "%s/ready", c->dir);
 	snprintf(verdict, sizeof(verdict), "%s/verdict", c->dir);
@@ -277,7 +281,7 @@ static int start_workload(struct criu_run *c)
 			if (null > 2)
 				close(null);
 			execl("/proc/self/exe", "lazyrestore", "workload", "--size", size,
-			      "--permille", dirty, "--seed", seed, "--ready", ready,
+			      "--hot-pages", hot, "--steps", steps, "--seed", seed, "--ready", ready,
 			      "--verdict", verdict, c->cfg->numa ? "--numa" : NULL, (char *)NULL);
 			_exit(127);
 		}
@@ -342,7 +346,7 @@ static int migrate_with_criu(struct criu_run *c)
 {
 	char pid_s[16], pre[300], dump[300], pidfile[300], port[16], path[320];
 	struct vma_info *sv = NULL, *dv = NULL;
-	struct selfcheck_verdict v;
+	struct task_verdict v;
 	int *src_nodes = NULL;
 	char why[160];
 	size_t nsv = 0, ndv = 0;
@@ -418,6 +422,11 @@ static int migrate_with_criu(struct criu_run *c)
 		fclose(f);
 	if (r)
 		goto out;
+	/* Resumed at once: the task's post-copy actions meet criu's lazy-pages daemon. */
+	if (kill(c->restored, SIGUSR1)) {
+		r = failf(c, "the restored workload is gone: %s", strerror(errno));
+		goto out;
+	}
 
 	/* Lazy phase: the daemon exits once every page is in. */
 	if (wait_exit(c->lazy, CRIU_TIMEOUT_MS) != 0) {
@@ -434,6 +443,24 @@ static int migrate_with_criu(struct criu_run *c)
 		}
 		c->dump = 0;
 	}
+	/* The verdict comes once the task has checked every page; then its VMAs are read. */
+	snprintf(path, sizeof(path), "%s/verdict", c->dir);
+	for (r = -1; r && kill(c->restored, 0) == 0 && now_ms() - t_lazy_done < CRIU_TIMEOUT_MS;
+	     usleep(20000))
+		r = selfcheck_read_verdict(path, &v);
+	if (r) {
+		r = failf(c, "the restored workload died before its self-check (%s)", path);
+		goto out;
+	}
+	if (v.error) {
+		r = failf(c, "the restored workload's post-copy actions failed: %s",
+			  strerror((int)-v.error));
+		goto out;
+	}
+	c->res->corrupted = v.wrong + v.child_wrong;
+	c->res->zero_filled = v.zero + v.child_zero;
+	c->res->task_checked = v.checked + v.child_checked;
+	c->res->task_steps = v.steps;
 	c->res->total_ms = now_ms() - t0;
 	vma_side_of(c->restored, &c->l, &c->res->dst, &dv, &ndv);
 	vma_compare(c->res, sv, nsv, dv, ndv);
@@ -452,26 +479,12 @@ static int migrate_with_criu(struct criu_run *c)
 	vma_watch_thp(c->res, c->restored, c->l.vma[LAYOUT_HG].start, c->l.vma[LAYOUT_HG].end,
 		      c->res->thp_hg_src_kb, t_lazy_done, c->cfg->thp_watch_ms);
 
-	snprintf(path, sizeof(path), "%s/verdict", c->dir);
-	if (kill(c->restored, SIGUSR1)) {
-		r = failf(c, "the restored workload is gone: %s", strerror(errno));
-		goto out;
-	}
-	for (r = -1; r && kill(c->restored, 0) == 0; usleep(20000))
-		r = selfcheck_read_verdict(path, &v);
-	if (r && selfcheck_read_verdict(path, &v)) {
-		r = failf(c, "the restored workload died before its self-check (%s)", path);
-		goto out;
-	}
-	c->res->corrupted = v.wrong + v.zero + v.rewrites_wrong;
-	c->res->zero_filled = v.zero;
-	if (v.pages != c->res->pages)
-		r = failf(c, "the restored workload checked %llu pages, not %llu", v.pages,
-			  (unsigned long long)c->res->pages);
 	snprintf(path, sizeof(path), "%s/lazy-pages.log", c->dir);
 	c->res->faults = log_count(path, "#PF at", false);
 	snprintf(path, sizeof(path), "%s/restore.log", c->dir);
 	c->res->lazy = log_count(path, "nr_lazy:", true);
+	/* criu's lazy-pages daemon sends every lazy page once: what the restore logged */
+	c->res->postcopy_pages = c->res->lazy;
 	snprintf(path, sizeof(path), "%s/pre-dump.log", c->dir);
 	c->res->precopied = log_count(path, "Pagemap generated: ", true);
 out:

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +11,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "checksum.h"
 #include "clock.h"
 #include "dest.h"
 #include "image.h"
+#include "image_set.h"
 #include "image_uring.h"
 #include "knobs.h"
 #include "numa.h"
 #include "proto.h"
 #include "running.h"
+#include "task.h"
 #include "uffd.h"
 #include "uffd_move.h"
 
@@ -29,7 +32,7 @@ static int die(const char *what, int err)
 
 struct fill {
 	const struct image *img;
-	const struct runs *skip;	/* lazy pages: not from the image */
+	const struct runs *skip;	/* a later round's or lazy: not from this round */
 	int uffd;			/* >= 0: fill through UFFDIO_COPY */
 	struct uffd_mover *mv;		/* uffd-move: read into its staging copy, moved from there */
 };
@@ -117,64 +120,103 @@ static int fill_all(struct fill *f, struct img_error *err)
 }
 
 /*
- * Early fill: say the fill is done, take the lazy set the orchestrator
- * found at freeze, and make those pages missing again. A THP that holds
- * one of them is split; the holes are what userfaultfd serves.
+ * MADV_DONTNEED of registered memory sends UFFD_EVENT_REMOVE and waits
+ * until it is read; before the handler has the userfaultfd, the
+ * destination reads those itself, and drops them: nothing is to be sent
+ * there yet.
  */
-static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns)
+struct drain {
+	int uffd;
+	volatile bool stop;
+};
+
+static void *drain_events(void *arg)
 {
-	uint64_t n = 0, ps = getpagesize();
-	struct run *v;
+	struct drain *d = arg;
+	struct pollfd p = { .fd = d->uffd, .events = POLLIN };
+	char msg[32];
+
+	while (!d->stop)
+		if (poll(&p, 1, 20) > 0 && read(d->uffd, msg, sizeof(msg)) < 0 && errno != EAGAIN)
+			break;
+	return NULL;
+}
+
+/*
+ * Early fill: say the fill is done, wait for the freeze's round, and make
+ * its lazy pages missing again. A THP that holds one of them is split;
+ * the holes are what userfaultfd serves.
+ */
+static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns, int uffd,
+			bool registered)
+{
+	struct img_error err = { .file = "", .offset = 0, .msg = "" };
+	struct drain d = { .uffd = uffd, .stop = false };
+	struct image_set set;
+	uint64_t ps = getpagesize();
+	pthread_t t;
+	char c;
 	int ret = 0;
 
 	if (proto_write_all(a->sock, fill_ns, sizeof(*fill_ns)))
 		return die("saying the fill is done", errno);
-	if (proto_read_all(a->sock, &n, sizeof(n), 600000))
-		return die("waiting for the lazy set", errno ? errno : EPIPE);
-	v = malloc((n ? n : 1) * sizeof(*v));
-	if (!v)
-		return die("lazy set", ENOMEM);
-	if (proto_read_all(a->sock, v, n * sizeof(*v), 60000))
-		ret = die("reading the lazy set", errno ? errno : EPIPE);
-	for (uint64_t i = 0; !ret && i < n; i++)
-		if (madvise((void *)(v[i].start * ps), v[i].len * ps, MADV_DONTNEED))
+	if (proto_read_all(a->sock, &c, 1, 600000))
+		return die("waiting for the freeze's round", errno ? errno : EPIPE);
+	if (img_set_open(&set, a->image_dir, &err)) {
+		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
+			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
+		return 1;
+	}
+	if (registered && pthread_create(&t, NULL, drain_events, &d)) {
+		img_set_close(&set);
+		return die("a thread for the remove events", EAGAIN);
+	}
+	for (size_t i = 0; !ret && i < set.lazy->n; i++)
+		if (madvise((void *)(set.lazy->v[i].start * ps), set.lazy->v[i].len * ps,
+			    MADV_DONTNEED))
 			ret = die("MADV_DONTNEED of the lazy set", errno);
-	free(v);
+	if (registered) {
+		d.stop = true;
+		pthread_join(t, NULL);
+	}
+	img_set_close(&set);
 	return ret;
 }
 
 /* The mover is told every page the image fills before the first one lands. */
-static int expect_kept(struct fill *f)
+static int expect_kept(struct fill *f, const struct image_set *set)
 {
-	uint64_t ps = f->img->page_size;
+	uint64_t ps = set->round[0].img.page_size;
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < f->img->n; i++) {
-		struct runs keep = RUNS_INIT;
+	for (size_t r = 0; !ret && r < set->n; r++) {
+		f->img = &set->round[r].img;
+		f->skip = &set->round[r].skip;
+		for (size_t i = 0; !ret && i < f->img->n; i++) {
+			struct runs keep = RUNS_INIT;
 
-		ret = kept_of(f, i, &keep);
-		for (size_t k = 0; !ret && k < keep.n; k++)
-			uffd_mover_expect(f->mv, keep.v[k].start * ps, keep.v[k].len * ps);
-		runs_free(&keep);
+			ret = kept_of(f, i, &keep);
+			for (size_t k = 0; !ret && k < keep.n; k++)
+				uffd_mover_expect(f->mv, keep.v[k].start * ps, keep.v[k].len * ps);
+			runs_free(&keep);
+		}
 	}
 	return ret;
 }
 
 /* Map, fill and register the image's VMAs with the strategy's advice. */
-static int fill_and_register(const struct dest_args *a, const struct image *img, int uffd,
+static int fill_and_register(const struct dest_args *a, const struct image_set *set, int uffd,
 			     struct dest_report *rep)
 {
 	const struct strategy *st = a->st;
 	struct img_error err = { .file = "", .offset = 0, .msg = "" };
 	uint64_t t0;
-	struct runs none = RUNS_INIT;
-	struct fill f = { .img = img, .skip = a->early ? &none : a->lazy,
-			  .uffd = st->register_first ? uffd : -1 };
+	struct fill f = { .uffd = st->register_first ? uffd : -1 };
 	struct uffd_mover mv;
 	int ret;
 
-	for (size_t i = 0; i < img->nvmas; i++) {
-		const struct vma_rec *v = &img->vmas[i];
+	for (size_t i = 0; i < set->nvmas; i++) {
+		const struct vma_rec *v = &set->vmas[i];
 
 		if (mmap((void *)v->start, v->end - v->start, v->prot, MAP_PRIVATE | MAP_ANONYMOUS |
 			 MAP_FIXED_NOREPLACE, -1, 0) != (void *)v->start)
@@ -188,19 +230,22 @@ static int fill_and_register(const struct dest_args *a, const struct image *img,
 			return die("UFFDIO_REGISTER", errno);
 	}
 	t0 = now_ns();
+	ret = 0;
 	if (st->fill_move) {
-		ret = uffd_mover_init(&mv, uffd, img->vmas, img->nvmas);
+		ret = uffd_mover_init(&mv, uffd, set->vmas, set->nvmas);
 		if (ret)
 			return die("staging memory for UFFDIO_MOVE", -ret);
 		f.mv = &mv;
-		ret = expect_kept(&f);
+		ret = expect_kept(&f, set);
 		if (!ret)
 			ret = uffd_mover_advise(&mv);
-	} else {
-		ret = 0;
 	}
-	if (!ret)
-		ret = fill_all(&f, &err);
+	/* Round by round, each leaving what a later one holds: every page once, its newest. */
+	for (size_t r = 0; !ret && r < set->n; r++) {
+		f.img = &set->round[r].img;
+		f.skip = &set->round[r].skip;
+		ret = fill_all(&f, &err);	/* its errors name the round: "2/pages.img" */
+	}
 	if (f.mv) {
 		rep->move_pmds = mv.stats.pmd_moves;
 		rep->move_pages = mv.stats.pages_moved;
@@ -215,13 +260,13 @@ static int fill_and_register(const struct dest_args *a, const struct image *img,
 	if (ret)
 		return die(f.mv ? "filling from the image by UFFDIO_MOVE" : "filling from the image", -ret);
 	rep->fill_ns = now_ns() - t0;
-	if (a->early && discard_lazy(a, &rep->fill_ns))
+	if (a->early && discard_lazy(a, &rep->fill_ns, uffd, st->register_first))
 		return 1;
 	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
 		khugepaged_wait_scans(2, 30);
-	for (size_t i = 0; i < img->nvmas; i++) {
-		const struct vma_rec *v = &img->vmas[i];
+	for (size_t i = 0; i < set->nvmas; i++) {
+		const struct vma_rec *v = &set->vmas[i];
 
 		if (!st->register_first && uffd_register_missing(uffd, v->start, v->end - v->start))
 			return die("UFFDIO_REGISTER", errno);
@@ -236,7 +281,7 @@ static int fill_and_register(const struct dest_args *a, const struct image *img,
  * A running region, when asked for, is faulted in throughout it and
  * measured before the window closes.
  */
-static int restore(const struct dest_args *a, const struct image *img, int uffd,
+static int restore(const struct dest_args *a, const struct image_set *set, int uffd,
 		   struct dest_report *rep)
 {
 	const struct strategy *st = a->st;
@@ -250,7 +295,7 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 	if (!ret && a->running_bytes && (err = running_region_start(&rr)))
 		ret = die("starting the running region's thread", -err);
 	if (!ret)
-		ret = fill_and_register(a, img, uffd, rep);
+		ret = fill_and_register(a, set, uffd, rep);
 	if (!ret && a->running_bytes && (err = running_region_finish(&rr, &rep->running)))
 		ret = die("reading the running region's THP from smaps", -err);
 	if (!ret && st->process_after && st->process_after())
@@ -261,46 +306,38 @@ static int restore(const struct dest_args *a, const struct image *img, int uffd,
 
 int dest_run(const struct dest_args *a)
 {
-	struct image img;
+	struct image_set set;
 	struct img_error err;
 	struct dest_report rep = { .fill_ns = 0 };
-	uint64_t *sums;
+	struct task_verdict v;
 	char why[160], go;
-	long ps = getpagesize();
-	size_t npages = 0, k = 0;
 	int uffd, rc;
 
-	if (img_open(&img, a->image_dir, &err)) {
+	if (img_set_open(&set, a->image_dir, &err)) {
 		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
 			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
 		return 1;
 	}
-	uffd = uffd_create(why, sizeof(why));
+	uffd = uffd_create_events(why, sizeof(why));
 	if (uffd < 0) {
 		fprintf(stderr, "lazyrestore: destination: %s\n", why);
-		img_close(&img);
+		img_set_close(&set);
 		return 1;
 	}
-	rc = restore(a, &img, uffd, &rep);
+	rc = restore(a, &set, uffd, &rep);
 	if (!rc && proto_send_fd(a->sock, uffd, &rep, sizeof(rep)))
 		rc = die("passing the userfaultfd", errno);
 	close(uffd);
 	if (!rc && read(a->sock, &go, 1) != 1)
 		rc = die("waiting for go", errno ? errno : EPIPE);
-	for (size_t i = 0; i < img.nvmas; i++)
-		npages += (img.vmas[i].end - img.vmas[i].start) / ps;
-	sums = rc ? NULL : malloc(npages * sizeof(*sums));
-	if (!rc && !sums)
-		rc = die("checksums", ENOMEM);
-	/* Resumed: read every page as the workload would; lazy ones fault. */
-	for (size_t i = 0; !rc && i < img.nvmas; i++)
-		for (uint64_t p = img.vmas[i].start; p < img.vmas[i].end; p += ps)
-			sums[k++] = page_checksum((void *)p, ps);
-	if (!rc && proto_write_all(a->sock, sums, npages * sizeof(*sums)))
-		rc = die("sending checksums", errno);
+	/* Resumed: the task goes on where the source stopped; lazy pages fault as it meets them. */
+	if (!rc) {
+		task_resume(task_of_vma(set.vmas), &a->plan, &v);
+		if (proto_write_all(a->sock, &v, sizeof(v)))
+			rc = die("sending the task's verdict", errno);
+	}
 	if (!rc && read(a->sock, &go, 1) != 1)	/* "bye": smaps has been read */
 		rc = 1;
-	free(sums);
-	img_close(&img);
+	img_set_close(&set);
 	return rc;
 }

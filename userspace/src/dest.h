@@ -5,18 +5,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runs.h"
 #include "running.h"
 #include "strategy.h"
+#include "task.h"
 
 struct dest_args {
 	const char *image_dir;
 	const struct strategy *st;
-	const struct runs *lazy;	/* pages served later, not from the image */
 	int sock;			/* to the orchestrator */
 	bool wait_khugepaged;		/* let it scan between fill and register */
 	bool early;			/* fill while the source runs, then discard the lazy set */
 	uint64_t running_bytes;		/* > 0: a running region faulted in during the window */
+	struct task_plan plan;		/* what the resumed task does */
 };
 
 /* What the destination says with the userfaultfd, once restored. */
@@ -29,16 +29,18 @@ struct dest_report {
 };
 
 /*
- * Child side: restore the image at its addresses with the strategy, pass
- * the userfaultfd over @sock, wait for "go", then read every page (the
- * lazy ones fault) and send their checksums back. Returns the exit code.
+ * Child side: restore the image set (image_set.h) at its addresses with
+ * the strategy, leaving the lazy pages its last round marks missing; pass
+ * the userfaultfd (with fork, remap, remove and unmap events) over @sock,
+ * wait for "go", then resume the task (task.h) on the restored memory and
+ * send its verdict (struct task_verdict). Returns the exit code.
  * The restore window runs from the strategy's process setup to its
  * teardown; with @running_bytes a thread faults in a running region of
  * that size throughout it (struct running_region).
- * @early: fill every page of the image before the source is frozen, say
- * so (the fill time) on @sock, then take the lazy set from @sock and
- * discard those pages (MADV_DONTNEED) before registering: only that and
- * the registration are left for the downtime.
+ * @early: fill the pre-copy rounds before the source is frozen, say so
+ * (the fill time) on @sock, wait for the freeze's round (a byte on
+ * @sock) and discard its lazy pages (MADV_DONTNEED) before registering:
+ * only that and the registration are left for the downtime.
  */
 int dest_run(const struct dest_args *a);
 

@@ -33,16 +33,23 @@ static int usage(const char *why)
 		"                       [--size MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json] [--collapse]\n"
 		"                       [--thp-watch SECONDS] [--numa] [--early-fill]\n"
-		"                       [--inject kill-source-before-freeze|kill-source-lazy|\n"
+		"                       [--hot-mib MIB] [--steps N] [--tracker auto|soft-dirty]\n"
+		"                       [--inject kill-source-before-freeze|kill-source-lazy|kill-dest-lazy|\n"
 		"                                 damage-flip|damage-truncate|no-uffd-move]   (test hooks)\n"
 		"       lazyrestore scenario running-region [--strategy NAME[,NAME...]] [--size MIB]\n"
 		"                       [--running MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json]\n"
-		"       lazyrestore workload --size MIB --permille N --seed N --ready FILE\n"
-		"                            --verdict FILE   (what the criu-* runs dump)\n"
-		"Migrates a workload with one VMA per THP state (default, MADV_HUGEPAGE,\n"
-		"MADV_NOHUGEPAGE; --size MiB each) and checks every page, VmFlags, the VMA\n"
-		"layout and THP coverage of the restored process against the source.\n"
+		"       lazyrestore workload --size MIB --hot-pages N --steps N --seed N\n"
+		"                            --ready FILE --verdict FILE   (what criu-* runs dump)\n"
+		"Migrates a running task with one VMA per THP state (default, MADV_HUGEPAGE,\n"
+		"MADV_NOHUGEPAGE; --size MiB each): pre-copy rounds of the pages it wrote\n"
+		"since the last (userfaultfd WP_ASYNC + PAGEMAP_SCAN; soft-dirty where the\n"
+		"kernel lacks them, or with --tracker soft-dirty), freeze, restore, then the\n"
+		"task resumes on the restored memory: it rewrites random pages of its hot set\n"
+		"(--dirty percent of the pages, or --hot-mib), forks, mremaps a region away and\n"
+		"back and discards a range while its lazy pages come in, and checks every page\n"
+		"it touches and, after --steps accesses, every page. Its verdict, VmFlags, the\n"
+		"VMA layout and THP coverage are reported against the source.\n"
 		"--collapse: after lazy completion, MADV_COLLAPSE the ranges the source had\n"
 		"as THPs; --thp-watch: how long to watch THP coverage come back (3 s).\n"
 		"--numa: the source binds one VMA to node 1 and interleaves another; the\n"
@@ -91,23 +98,33 @@ static void print_table(const struct result *r, int n)
 		       (unsigned long long)r[i].src.thp_kb, (unsigned long long)r[i].dst.thp_kb,
 		       r[i].fill_ms, r[i].downtime_ms, r[i].lazy_ms, r[i].fault_p99_us);
 	}
-	for (int i = 0; i < n; i++)
-		if (!r[i].error[0]) {
-			if (r[i].soft_dirty)
-				printf("lazy = pages changed since the pre-copy; soft-dirty covered them "
-				       "with %llu pages (it marks whole THPs)\n",
-				       (unsigned long long)r[i].soft_dirty_pages);
-			else
-				printf("lazy = pages changed since the pre-copy (page checksums; "
-				       "no CONFIG_MEM_SOFT_DIRTY in this kernel)\n");
-			break;
-		}
+	for (int i = 0; i < n; i++) {
+		if (r[i].error[0] || r[i].st->criu)
+			continue;
+		printf("  %-12s lazy set by %s%s%s: %llu pages for %llu the task wrote since "
+		       "round %d (x%.2f), %llu missed; rounds", r[i].st->name, r[i].tracker,
+		       r[i].tracker_why[0] ? " -- " : "", r[i].tracker_why,
+		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].written, r[i].rounds,
+		       r[i].written ? (double)r[i].lazy / r[i].written : 0.0,
+		       (unsigned long long)r[i].missed);
+		for (int k = 0; k < r[i].rounds; k++)
+			printf(" %llu", (unsigned long long)r[i].round_pages[k]);
+		printf("\n  %-12s task: %llu steps, %llu page checks (child %llu); handler: "
+		       "%llu faults, %llu background, %llu zero, %llu copied twice; events fork %llu "
+		       "remap %llu remove %llu unmap %llu\n", "",
+		       (unsigned long long)r[i].task_steps, (unsigned long long)r[i].task_checked,
+		       (unsigned long long)r[i].child_checked, (unsigned long long)r[i].faults,
+		       (unsigned long long)r[i].background, (unsigned long long)r[i].zero_pages,
+		       (unsigned long long)r[i].copied_twice, (unsigned long long)r[i].ev_fork,
+		       (unsigned long long)r[i].ev_remap, (unsigned long long)r[i].ev_remove,
+		       (unsigned long long)r[i].ev_unmap);
+	}
 	for (int i = 0, head = 0; i < n; i++) {
 		if (r[i].error[0])
 			continue;
 		if (!head++)
 			printf("THP kB of the MADV_HUGEPAGE VMA from lazy completion, every %d ms "
-			       "(source in []):\n", THP_SAMPLE_MS);
+			       "(the source's before write tracking split it, in []):\n", THP_SAMPLE_MS);
 		printf("  %-12s [%llu]", r[i].st->name, (unsigned long long)r[i].thp_hg_src_kb);
 		for (int k = 0; k < r[i].thp_samples && k < 12; k++)
 			printf(" %llu", (unsigned long long)r[i].thp_hg_kb[k]);
@@ -138,7 +155,12 @@ static void print_json(const struct result *r, int n)
 			continue;
 		printf("\"pages\": %llu, \"precopied\": %llu, \"lazy\": %llu, \"corrupted\": %llu, "
 		       "\"zero_filled\": %llu, \"faults\": %llu, \"background\": %llu, "
-		       "\"soft_dirty\": %s, \"soft_dirty_pages\": %llu, \"vmflags_identical\": %s, \"vma_mismatches\": %d, "
+		       "\"tracker\": \"%s\", \"rounds\": %d, \"written\": %llu, \"missed\": %llu, "
+		       "\"scan_ms\": %.3f, \"task_steps\": %llu, \"task_checked\": %llu, "
+		       "\"child_checked\": %llu, \"zero_pages\": %llu, \"copied_twice\": %llu, "
+		       "\"postcopy_pages\": %llu, \"discarded\": %llu, "
+		       "\"ev_fork\": %llu, \"ev_remap\": %llu, \"ev_remove\": %llu, \"ev_unmap\": %llu, "
+		       "\"vmflags_identical\": %s, \"vma_mismatches\": %d, "
 		       "\"vmas_source\": %d, \"vmas_restored\": %d, "
 		       "\"thp_kb_source\": %llu, \"thp_kb_restored\": %llu, "
 		       "\"precopy_ms\": %.3f, \"fill_ms\": %.3f, \"downtime_ms\": %.3f, "
@@ -151,8 +173,15 @@ static void print_json(const struct result *r, int n)
 		       (unsigned long long)r[i].pages, (unsigned long long)r[i].precopied,
 		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].corrupted,
 		       (unsigned long long)r[i].zero_filled, (unsigned long long)r[i].faults,
-		       (unsigned long long)r[i].background, r[i].soft_dirty ? "true" : "false",
-		       (unsigned long long)r[i].soft_dirty_pages,
+		       (unsigned long long)r[i].background, r[i].tracker, r[i].rounds,
+		       (unsigned long long)r[i].written, (unsigned long long)r[i].missed, r[i].scan_ms,
+		       (unsigned long long)r[i].task_steps, (unsigned long long)r[i].task_checked,
+		       (unsigned long long)r[i].child_checked, (unsigned long long)r[i].zero_pages,
+		       (unsigned long long)r[i].copied_twice, (unsigned long long)r[i].postcopy_pages,
+		       (unsigned long long)r[i].discarded,
+		       (unsigned long long)r[i].ev_fork,
+		       (unsigned long long)r[i].ev_remap, (unsigned long long)r[i].ev_remove,
+		       (unsigned long long)r[i].ev_unmap,
 		       r[i].flag_mismatches ? "false" : "true",
 		       r[i].flag_mismatches, r[i].src.vmas, r[i].dst.vmas,
 		       (unsigned long long)r[i].src.thp_kb, (unsigned long long)r[i].dst.thp_kb,
@@ -176,15 +205,16 @@ static int workload_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 'm' },
-		{ "permille", required_argument, NULL, 'p' },
+		{ "hot-pages", required_argument, NULL, 'p' },
+		{ "steps", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "verdict", required_argument, NULL, 'V' },
 		{ "numa", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long size = 0, permille = 100, seed = 1;
-	bool numa = false;
+	unsigned long size = 0, hot = 0, steps = 1000, seed = 1;
+	bool numa = false, hot_given = false;
 	const char *ready = NULL, *verdict = NULL;
 	struct layout l;
 	int opt;
@@ -192,22 +222,24 @@ static int workload_main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if ((opt == 'm' && (parse_uint(optarg, 1 << 16, &size) || size < 2 || size % 2)) ||
-		    (opt == 'p' && parse_uint(optarg, 1000, &permille)) ||
+		    (opt == 'p' && parse_uint(optarg, 1UL << 40, &hot)) ||
+		    (opt == 's' && parse_uint(optarg, 1UL << 40, &steps)) ||
 		    (opt == 'r' && parse_uint(optarg, 1U << 31, &seed)) || opt == '?')
-			return usage("workload: bad --size, --permille or --seed");
+			return usage("workload: bad --size, --hot-pages, --steps or --seed");
 		if (opt == 'R')
 			ready = optarg;
 		if (opt == 'V')
 			verdict = optarg;
 		if (opt == 'n')
 			numa = true;
+		hot_given |= opt == 'p';
 	}
-	if (!size || !ready || !verdict || optind != argc)
-		return usage("workload needs --size, --ready and --verdict");
-	layout_init(&l, (uint64_t)size << 20, permille, seed);
+	if (!size || !hot_given || !ready || !verdict || optind != argc)
+		return usage("workload needs --size, --hot-pages, --ready and --verdict");
+	layout_init(&l, (uint64_t)size << 20, 0, seed);
 	if (numa)
 		layout_set_numa(&l);
-	return selfcheck_run(&l, ready, verdict);
+	return selfcheck_run(&l, hot, steps, ready, verdict);
 }
 
 int main(int argc, char **argv)
@@ -226,6 +258,9 @@ int main(int argc, char **argv)
 		{ "early-fill", no_argument, NULL, 'e' },
 		{ "thp-watch", required_argument, NULL, 'w' },
 		{ "running", required_argument, NULL, 'R' },
+		{ "hot-mib", required_argument, NULL, 'H' },
+		{ "steps", required_argument, NULL, 'S' },
+		{ "tracker", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -304,9 +339,9 @@ int main(int argc, char **argv)
 		case 'x':
 			if (strcmp(optarg, "kill-source-before-freeze") && strcmp(optarg, "kill-source-lazy") &&
 			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate") &&
-			    strcmp(optarg, "no-uffd-move"))
+			    strcmp(optarg, "no-uffd-move") && strcmp(optarg, "kill-dest-lazy"))
 				return usage("--inject takes kill-source-before-freeze, kill-source-lazy, "
-					     "damage-flip, damage-truncate or no-uffd-move");
+					     "kill-dest-lazy, damage-flip, damage-truncate or no-uffd-move");
 			cfg.inject = optarg;
 			break;
 		case 'R':
@@ -314,6 +349,21 @@ int main(int argc, char **argv)
 				return usage("--running takes an even number of MiB, at least 2, "
 					     "and belongs to scenario running-region");
 			cfg.running_bytes = (uint64_t)v << 20;
+			break;
+		case 'H':
+			if (parse_uint(optarg, 1 << 16, &v) || !v)
+				return usage("--hot-mib takes a number of MiB, at least 1");
+			cfg.hot_bytes = (uint64_t)v << 20;
+			break;
+		case 'S':
+			if (parse_uint(optarg, 1UL << 32, &v) || !v)
+				return usage("--steps takes a number of accesses, at least 1");
+			cfg.post_steps = v;
+			break;
+		case 'T':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "soft-dirty"))
+				return usage("--tracker takes auto or soft-dirty");
+			cfg.soft_dirty = !strcmp(optarg, "soft-dirty");
 			break;
 		case 'h':
 			usage(NULL);

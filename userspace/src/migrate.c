@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Source workload -> pre-copy into images -> freeze -> destination
- * restored with a strategy -> dirty pages post-copied on demand -> every
- * page, VmFlags, VMA layout and THP coverage compared with the source.
+ * The task running at the source -> pre-copy rounds, each the pages the
+ * task wrote since the last (userfaultfd WP_ASYNC + PAGEMAP_SCAN, or
+ * soft-dirty) -> freeze -> the lazy set marked in the last round ->
+ * destination restored with a strategy -> the task resumed there, its
+ * lazy pages post-copied as it meets them and in the background -> the
+ * task's own verdict, VmFlags, VMA layout and THP coverage against the
+ * source.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,13 +27,17 @@
 #include "checksum.h"
 #include "clock.h"
 #include "dest.h"
+#include "dirty_track.h"
 #include "image.h"
+#include "image_set.h"
 #include "layout.h"
 #include "lazy.h"
+#include "lazy_set.h"
 #include "migrate.h"
 #include "numa.h"
 #include "procfs.h"
 #include "proto.h"
+#include "task.h"
 #include "vmacompare.h"
 #include "workload.h"
 
@@ -46,9 +54,12 @@ struct run_state {
 	pid_t source, dest;
 	int source_mem;		/* /proc/SOURCE/mem */
 	int sock;
-	struct runs dirty;
-	uint64_t *pre_sums;	/* each page as pre-copied */
-	uint64_t *src_sums;	/* each page at freeze */
+	uint64_t hot_pages;
+	struct dirty_track track;
+	bool tracking;
+	struct runs dirty;	/* the lazy set */
+	uint64_t *pre_sums;	/* each page as last pre-copied */
+	struct task_verdict verdict;
 };
 
 void result_start(const struct config *cfg, const struct strategy *st, struct result *res,
@@ -57,7 +68,7 @@ void result_start(const struct config *cfg, const struct strategy *st, struct re
 	memset(res, 0, sizeof(*res));
 	res->st = st;
 	res->numa_misplaced = -1;
-	layout_init(l, cfg->region_bytes, cfg->hot_permille, cfg->seed);
+	layout_init(l, cfg->region_bytes, 0, cfg->seed);
 	if (cfg->numa)
 		layout_set_numa(l);
 	for (int i = 0; i < l->n; i++)
@@ -94,7 +105,8 @@ static const char *exit_text(int status, char *buf, size_t len)
 
 static int start_source(struct run_state *s)
 {
-	char c, buf[64];
+	struct workload_ready ready;
+	char buf[64];
 	int p[2], status;
 
 	if (pipe2(p, O_CLOEXEC))
@@ -104,10 +116,10 @@ static int start_source(struct run_state *s)
 		return failf(s, "fork: %s", strerror(errno));
 	if (s->source == 0) {
 		close(p[0]);
-		_exit(workload_run(&s->l, p[1]));
+		_exit(workload_run(&s->l, s->hot_pages, !s->cfg->soft_dirty, p[1]));
 	}
 	close(p[1]);
-	if (proto_read_all(p[0], &c, 1, 60000)) {
+	if (proto_read_all(p[0], &ready, sizeof(ready), 60000)) {
 		close(p[0]);
 		if (waitpid(s->source, &status, WNOHANG) == s->source) {
 			s->source = 0;
@@ -121,6 +133,15 @@ static int start_source(struct run_state *s)
 	s->source_mem = open(buf, O_RDONLY | O_CLOEXEC);
 	if (s->source_mem < 0)
 		return failf(s, "%s: %s (needs root or ptrace rights)", buf, strerror(errno));
+	ready.why[sizeof(ready.why) - 1] = 0;
+	s->res->thp_hg_src_kb = ready.thp_hg_kb;
+	if (dirty_track_open(&s->track, s->source, ready.armed, s->res->tracker_why,
+			     sizeof(s->res->tracker_why)))
+		return failf(s, "tracking the workload's writes: %s", s->res->tracker_why);
+	s->tracking = true;
+	if (!ready.armed)
+		snprintf(s->res->tracker_why, sizeof(s->res->tracker_why), "%s", ready.why);
+	snprintf(s->res->tracker, sizeof(s->res->tracker), "%s", dirty_track_method(&s->track));
 	return 0;
 }
 
@@ -130,26 +151,25 @@ static int read_source(struct run_state *s, uint64_t addr, void *buf, uint64_t l
 	return pread(s->source_mem, buf, len, addr) == (ssize_t)len ? 0 : -1;
 }
 
-/* Live: soft-dirty cleared, then every page into the images. */
-static int precopy(struct run_state *s)
+/* Page @addr's place in the layout, counting from the first VMA's first page. */
+static uint64_t page_index(const struct run_state *s, uint64_t addr)
 {
-	struct vma_rec recs[LAYOUT_MAX];
-	struct runs first_page = RUNS_INIT;
-	struct img_writer w;
-	struct img_error err;
+	uint64_t k = 0;
+
+	for (int i = 0; i < s->l.n; i++) {
+		if (addr < s->l.vma[i].end)
+			return k + (addr - s->l.vma[i].start) / s->ps;
+		k += (s->l.vma[i].end - s->l.vma[i].start) / s->ps;
+	}
+	return k;
+}
+
+/* The VMAs as the source has them now: what a real dump would record. */
+static int source_vmas(struct run_state *s, struct vma_rec *recs)
+{
 	struct vma_info *v;
 	size_t nv;
-	char *buf;
-	int ret = 0;
 
-	/* Every page was just written: none soft-dirty means no soft-dirty. */
-	if (proc_pages_with(s->source, s->l.vma[0].start, s->l.vma[0].start + s->ps,
-			    PM_SOFT_DIRTY_BIT, &first_page))
-		return failf(s, "reading the workload's pagemap: %s", strerror(errno));
-	s->res->soft_dirty = first_page.n > 0;
-	runs_free(&first_page);
-	if (s->res->soft_dirty && proc_clear_soft_dirty(s->source))
-		return failf(s, "clearing soft-dirty bits: %s", strerror(errno));
 	v = proc_vmas(s->source, s->l.vma[0].start, s->l.vma[s->l.n - 1].end, &nv);
 	if (!v || nv != (size_t)s->l.n) {
 		free(v);
@@ -159,51 +179,114 @@ static int precopy(struct run_state *s)
 		recs[i] = s->l.vma[i];
 		recs[i].thp = v[i].hg ? THP_ADVICE_HUGEPAGE : v[i].nh ? THP_ADVICE_NOHUGEPAGE :
 			      THP_ADVICE_NONE;
-		/* What the source says, not what the layout meant: as a real dump would. */
 		if (numa_policy_of(s->source, recs[i].start, &recs[i].mpol, &recs[i].nodes))
 			recs[i].mpol = 0, recs[i].nodes = 0;
 	}
 	free(v);
+	return 0;
+}
+
+/* One round: the pages of @pages from the running source into round @round. */
+static int write_round(struct run_state *s, unsigned int round, const struct runs *pages,
+		       const struct runs *lazy)
+{
+	struct vma_rec recs[LAYOUT_MAX];
+	struct img_writer w;
+	struct img_error err;
+	char *buf;
+	int ret = 0;
+
+	if (source_vmas(s, recs))
+		return -1;
 	buf = malloc(CHUNK_PAGES * s->ps);
-	s->pre_sums = malloc(s->res->pages * sizeof(*s->pre_sums));
-	if (!buf || !s->pre_sums) {
-		free(buf);
+	if (!buf)
 		return failf(s, "out of memory");
-	}
-	if (img_writer_open(&w, s->cfg->image_dir, s->ps, &err)) {
+	if (img_set_round_open(&w, s->cfg->image_dir, round, s->ps, &err)) {
 		free(buf);
 		return failf(s, "%s/%s: %s", s->cfg->image_dir, err.file, err.msg);
 	}
-	for (int i = 0; i < s->l.n && !ret; i++) {
-		for (uint64_t a = recs[i].start; a < recs[i].end && !ret; a += CHUNK_PAGES * s->ps) {
-			uint64_t len = recs[i].end - a < CHUNK_PAGES * (uint64_t)s->ps ?
-				       recs[i].end - a : CHUNK_PAGES * (uint64_t)s->ps;
+	for (size_t i = 0; i < pages->n && !ret; i++) {
+		const struct run *r = &pages->v[i];
 
-			if (read_source(s, a, buf, len))
+		for (uint64_t p = r->start; p < r->start + r->len && !ret; p += CHUNK_PAGES) {
+			uint64_t n = r->start + r->len - p < CHUNK_PAGES ? r->start + r->len - p :
+				     CHUNK_PAGES, k = page_index(s, p * s->ps);
+
+			if (read_source(s, p * s->ps, buf, n * s->ps))
 				ret = failf(s, "reading the workload's memory: %s", strerror(errno));
-			else if (img_writer_add(&w, a / s->ps, len / s->ps, buf, &err))
+			else if (img_writer_add(&w, p, n, buf, &err))
 				ret = failf(s, "%s: %s", err.file, err.msg);
-			for (uint64_t p = 0; !ret && p < len / s->ps; p++)
-				s->pre_sums[s->res->precopied++] = page_checksum(buf + p * s->ps, s->ps);
+			for (uint64_t j = 0; !ret && j < n; j++)
+				s->pre_sums[k + j] = page_checksum(buf + j * s->ps, s->ps);
 		}
 	}
+	for (size_t i = 0; lazy && i < lazy->n && !ret; i++)
+		if (img_writer_add_lazy(&w, lazy->v[i].start, lazy->v[i].len, &err))
+			ret = failf(s, "%s: %s", err.file, err.msg);
 	free(buf);
 	if (ret) {
 		img_writer_abort(&w);
 		return ret;
 	}
 	if (img_writer_finish(&w, recs, s->l.n, &err))
-		return failf(s, "%s: %s", err.file, err.msg);
+		return failf(s, "%s/%s: %s", s->cfg->image_dir, err.file, err.msg);
 	return 0;
 }
 
-/* Test hook: flip a byte inside pages.img, or cut its end off. */
+static int collect(struct run_state *s, struct runs *out)
+{
+	int ret = dirty_track_collect(&s->track, s->l.vma[0].start, s->l.vma[s->l.n - 1].end, out);
+
+	return ret ? failf(s, "collecting the workload's writes (%s): %s",
+			   dirty_track_method(&s->track), strerror(-ret)) : 0;
+}
+
+/*
+ * Live: every page, then round after round the pages written since the
+ * last, until that set stops shrinking (MAX_ROUNDS - 1 at most; the
+ * freeze's round is the last).
+ */
+static int precopy(struct run_state *s)
+{
+	struct runs all = RUNS_INIT, d = RUNS_INIT;
+	uint64_t prev;
+	int ret = 0;
+
+	s->pre_sums = malloc(s->res->pages * sizeof(*s->pre_sums));
+	if (!s->pre_sums)
+		return failf(s, "out of memory");
+	for (int i = 0; i < s->l.n && !ret; i++)
+		if (runs_add(&all, s->l.vma[i].start / s->ps,
+			     (s->l.vma[i].end - s->l.vma[i].start) / s->ps))
+			ret = failf(s, "out of memory");
+	if (!ret)
+		ret = write_round(s, 1, &all, NULL);
+	runs_free(&all);
+	s->res->precopied = s->res->pages;
+	s->res->round_pages[0] = s->res->pages;
+	s->res->rounds = 1;
+	for (prev = s->res->pages; !ret && s->res->rounds < MAX_ROUNDS - 1; prev = runs_pages(&d)) {
+		d.n = 0;
+		ret = collect(s, &d);
+		if (ret || !d.n)
+			break;
+		ret = write_round(s, ++s->res->rounds, &d, NULL);
+		s->res->round_pages[s->res->rounds - 1] = runs_pages(&d);
+		s->res->precopied += runs_pages(&d);
+		if (runs_pages(&d) >= prev)
+			break;
+	}
+	runs_free(&d);
+	return ret;
+}
+
+/* Test hook: flip a byte inside round 1's pages.img, or cut its end off. */
 static void damage_image(struct run_state *s)
 {
 	char path[512], c;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/pages.img", s->cfg->image_dir);
+	snprintf(path, sizeof(path), "%s/1/pages.img", s->cfg->image_dir);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -232,54 +315,54 @@ static int freeze(struct run_state *s)
 	return 0;
 }
 
-/*
- * The frozen source: every page's checksum (for the final comparison),
- * and into @changed the pages that changed since the pre-copy.
- */
-static int record_source(struct run_state *s, struct runs *changed)
+/* In the downtime: the pages written since the last round, marked lazy in a last round. */
+static int lazy_round(struct run_state *s)
 {
-	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end, k = 0;
+	struct runs none = RUNS_INIT;
+	double t0 = now_ms();
+	int ret = collect(s, &s->dirty);
+
+	s->res->scan_ms = now_ms() - t0;
+	s->res->lazy = runs_pages(&s->dirty);
+	if (!ret)
+		ret = write_round(s, s->res->rounds + 1, &none, &s->dirty);
+	return ret;
+}
+
+/*
+ * Off the clock, the source frozen: every page against its last
+ * pre-copied version. What changed is what the task wrote since the last
+ * round; a changed page missing from the lazy set would be lost.
+ */
+static int verify_lazy_set(struct run_state *s)
+{
 	char *buf = malloc(CHUNK_PAGES * s->ps);
+	struct runs changed = RUNS_INIT, missed = RUNS_INIT;
 	int ret = 0;
 
-	struct runs soft = RUNS_INIT, missed = RUNS_INIT;
+	if (!buf)
+		return failf(s, "out of memory");
+	for (int i = 0; i < s->l.n && !ret; i++) {
+		for (uint64_t a = s->l.vma[i].start; a < s->l.vma[i].end && !ret;
+		     a += CHUNK_PAGES * s->ps) {
+			uint64_t k = page_index(s, a);
 
-	if (!buf || (s->res->soft_dirty &&
-		     proc_pages_with(s->source, lo, hi, PM_SOFT_DIRTY_BIT, &soft))) {
-		free(buf);
-		runs_free(&soft);
-		return failf(s, "reading the workload's pagemap: %s", strerror(errno));
-	}
-	s->src_sums = malloc(s->res->pages * sizeof(*s->src_sums));
-	for (int i = 0; s->src_sums && i < s->l.n && !ret; i++) {
-		for (uint64_t a = s->l.vma[i].start; a < s->l.vma[i].end && !ret; a += CHUNK_PAGES * s->ps) {
 			if (read_source(s, a, buf, CHUNK_PAGES * s->ps))
 				ret = failf(s, "reading the frozen workload: %s", strerror(errno));
-			for (int p = 0; !ret && p < CHUNK_PAGES; p++, k++) {
-				s->src_sums[k] = page_checksum(buf + p * s->ps, s->ps);
-				/*
-				 * Lazy: the pages that changed since the pre-copy.
-				 * Soft-dirty alone would do, but it marks a whole
-				 * THP when one of its pages is written, and that
-				 * hides partially filled PMD ranges.
-				 */
-				if (s->src_sums[k] != s->pre_sums[k] &&
-				    runs_add(changed, a / s->ps + p, 1))
+			for (int p = 0; !ret && p < CHUNK_PAGES; p++)
+				if (page_checksum(buf + p * s->ps, s->ps) != s->pre_sums[k + p] &&
+				    runs_add(&changed, a / s->ps + p, 1))
 					ret = failf(s, "out of memory");
-			}
 		}
 	}
 	free(buf);
-	s->res->soft_dirty_pages = runs_pages(&soft);
-	/* Every changed page must have been written since the pre-copy. */
-	if (!ret && s->res->soft_dirty && runs_subtract(changed, &soft, &missed) == 0 && missed.n)
-		ret = failf(s, "soft-dirty missed %llu changed pages, first at %#llx",
-			    (unsigned long long)runs_pages(&missed),
-			    (unsigned long long)(missed.v[0].start * s->ps));
-	runs_free(&soft);
+	s->res->written = runs_pages(&changed);
+	if (!ret && runs_subtract(&changed, &s->dirty, &missed))
+		ret = failf(s, "out of memory");
+	/* Reported and judged, not an error: the task's own verdict shows what it cost. */
+	s->res->missed = runs_pages(&missed);
+	runs_free(&changed);
 	runs_free(&missed);
-	if (!s->src_sums)
-		return failf(s, "out of memory");
 	return ret;
 }
 
@@ -354,9 +437,11 @@ out:
 static int start_dest(struct run_state *s)
 {
 	struct dest_args da = {
-		.image_dir = s->cfg->image_dir, .st = s->res->st, .lazy = &s->dirty,
+		.image_dir = s->cfg->image_dir, .st = s->res->st,
 		.wait_khugepaged = s->cfg->wait_khugepaged, .early = s->cfg->early_fill,
 		.running_bytes = s->cfg->running_bytes,
+		.plan = { .steps = config_post_steps(s->cfg, s->hot_pages),
+			  .actions = true },
 	};
 	int sv_pair[2];
 
@@ -367,6 +452,8 @@ static int start_dest(struct run_state *s)
 		return failf(s, "fork: %s", strerror(errno));
 	if (s->dest == 0) {
 		close(sv_pair[0]);
+		if (s->source_mem >= 0)
+			close(s->source_mem);
 		da.sock = sv_pair[1];
 		_exit(dest_run(&da));
 	}
@@ -401,27 +488,23 @@ static int early_fill(struct run_state *s)
 	return 0;
 }
 
-/*
- * --early-fill, in the downtime: the lazy set, then the destination
- * discards it. With soft-dirty that is a pagemap read, whatever the size;
- * without, every page of the frozen source is read and compared.
- */
-static int send_lazy_set(struct run_state *s)
+static void take_handler_stats(struct run_state *s, struct lazy *lz)
 {
-	uint64_t lo = s->l.vma[0].start, hi = s->l.vma[s->l.n - 1].end, n;
+	struct lazy_stats st;
 
-	if (s->res->soft_dirty) {
-		if (proc_pages_with(s->source, lo, hi, PM_SOFT_DIRTY_BIT, &s->dirty))
-			return failf(s, "reading the workload's pagemap: %s", strerror(errno));
-	} else if (record_source(s, &s->dirty)) {
-		return -1;
-	}
-	s->res->lazy = runs_pages(&s->dirty);
-	n = s->dirty.n;
-	if (proto_write_all(s->sock, &n, sizeof(n)) ||
-	    proto_write_all(s->sock, s->dirty.v, n * sizeof(*s->dirty.v)))
-		return failf(s, "sending the lazy set: %s", strerror(errno));
-	return 0;
+	lazy_get_stats(lz, &st);
+	s->res->faults = st.faults;
+	s->res->background = st.bg_copied;
+	s->res->zero_pages = st.zero_pages;
+	s->res->copied_twice = st.eexist;
+	s->res->dropped = st.dropped;
+	s->res->postcopy_pages = st.fault_copied + st.bg_copied;
+	s->res->ev_fork = st.ev_fork;
+	s->res->ev_remap = st.ev_remap;
+	s->res->ev_remove = st.ev_remove;
+	s->res->ev_unmap = st.ev_unmap;
+	s->res->fault_p50_us = lazy_latency_percentile(lz, 50) / 1e3;
+	s->res->fault_p99_us = lazy_latency_percentile(lz, 99) / 1e3;
 }
 
 static int restore_and_serve(struct run_state *s, double t_freeze)
@@ -429,14 +512,16 @@ static int restore_and_serve(struct run_state *s, double t_freeze)
 	struct vma_info *sv = NULL, *dv = NULL;
 	size_t nsv = 0, ndv = 0;
 	struct dest_report rep;
-	uint64_t *sums, zero_sum;
-	double t_go, t_lazy_done;
-	char *zero;
+	struct lazy_cfg lc = { .pages = &s->dirty };
 	struct lazy lz;
+	double t_go, t_lazy_done;
+	uint64_t done_ns = 0;
 	int uffd, ret = 0;
 
 	if (!s->cfg->early_fill && start_dest(s))
 		return -1;
+	if (s->cfg->early_fill && proto_write_all(s->sock, "l", 1))
+		return failf(s, "telling the destination of the freeze's round: %s", strerror(errno));
 	uffd = proto_recv_fd(s->sock, &rep, sizeof(rep), 300000);
 	if (uffd < 0)
 		return dest_failed(s, "userfaultfd");
@@ -447,83 +532,90 @@ static int restore_and_serve(struct run_state *s, double t_freeze)
 	s->res->move_pmds = rep.move_pmds;
 	s->res->move_pages = rep.move_pages;
 	s->res->move_copied = rep.move_copied;
+	lc.uffd = uffd;
+	lc.source = s->source;
 	if (s->cfg->inject && !strcmp(s->cfg->inject, "kill-source-lazy")) {
 		kill(s->source, SIGKILL);
 		waitpid(s->source, NULL, 0);
 		s->source = 0;
 	}
-	if (lazy_start(&lz, uffd, s->source_mem, &s->dirty)) {
+	ret = lazy_start(&lz, &lc);
+	if (ret) {
 		close(uffd);
-		return failf(s, "starting the lazy-pages handler");
+		return failf(s, "starting the lazy-pages handler: %s", strerror(-ret));
 	}
 	t_go = now_ms();
 	if (proto_write_all(s->sock, "g", 1))
 		ret = failf(s, "resuming the destination: %s", strerror(errno));
 	s->res->downtime_ms = t_go - t_freeze;
-	/* Early fill with soft-dirty: the comparison's data, now that it runs. */
-	if (!ret && s->cfg->early_fill && !s->src_sums) {
-		struct runs changed = RUNS_INIT;
-
-		ret = record_source(s, &changed);
-		runs_free(&changed);
+	if (!ret && s->cfg->inject && !strcmp(s->cfg->inject, "kill-dest-lazy")) {
+		usleep(20 * 1000);
+		kill(s->dest, SIGKILL);
 	}
-	sums = malloc(s->res->pages * sizeof(*sums));
-	/* Watch the handler while waiting: if it fails, no fault gets served. */
-	if (!ret && (!sums || proto_read_all_unless(s->sock, sums, s->res->pages * sizeof(*sums),
-						    300000, &lz.stop))) {
-		if (lz.error) {
+	/* The task's verdict, once it has checked every page; the handler watched meanwhile. */
+	if (!ret && proto_read_all_unless(s->sock, &s->verdict, sizeof(s->verdict), 600000,
+					  &lz.failed)) {
+		char what[160];
+		int status;
+
+		if (lazy_error(&lz, what, sizeof(what))) {
 			kill(s->dest, SIGKILL);
-			ret = failf(s, "the lazy-pages handler failed %s: %s%s; destination stopped",
-				    lz.what, strerror(lz.error),
-				    kill(s->source, 0) || lz.error == ESRCH || lz.error == EIO ?
-				    " (the workload is gone)" : "");
+			ret = failf(s, "the lazy-pages handler failed: %s; destination stopped", what);
+		} else if (waitpid(s->dest, &status, 0) == s->dest) {
+			char buf[64];
+
+			s->dest = 0;
+			ret = failf(s, "the destination died in the post-copy phase (%s); the "
+				    "handler ended cleanly", exit_text(status, buf, sizeof(buf)));
 		} else {
-			ret = failf(s, "the destination did not report its pages: %s", strerror(errno));
+			ret = failf(s, "no verdict from the resumed task: %s", strerror(errno));
 		}
 	}
-	if (lazy_stop(&lz))
-		ret = failf(s, "lazy-pages handler: %s: %s", lz.what, strerror(lz.error));
-	t_lazy_done = now_ms();
+	if (!ret && lazy_wait(&lz, 60000, &done_ns) < 0)
+		ret = failf(s, "the lazy pages were not all in 60 s after the task's closing check");
+	t_lazy_done = done_ns ? done_ns / 1e6 : now_ms();
+	{
+		int r = lazy_stop(&lz);
+		char what[160];
+
+		if (!ret && r && lazy_error(&lz, what, sizeof(what)))
+			ret = failf(s, "lazy-pages handler: %s", what);
+	}
 	s->res->lazy_ms = t_lazy_done - t_go;
-	s->res->faults = lz.faults;
-	s->res->background = lz.filled;
-	s->res->fault_p50_us = lazy_latency_percentile(&lz, 50) / 1e3;
-	s->res->fault_p99_us = lazy_latency_percentile(&lz, 99) / 1e3;
-	free(lz.lat_ns);
+	take_handler_stats(s, &lz);
+	lazy_free(&lz);
 	close(uffd);
-	zero = calloc(1, s->ps);
-	zero_sum = zero ? page_checksum(zero, s->ps) : 0;
-	free(zero);
-	for (uint64_t i = 0; !ret && i < s->res->pages; i++) {
-		if (sums[i] == s->src_sums[i])
-			continue;
-		s->res->corrupted++;
-		s->res->zero_filled += sums[i] == zero_sum;
-	}
-	free(sums);
-	if (!ret) {
-		vma_side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
-		vma_side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
-		vma_compare(s->res, sv, nsv, dv, ndv);
-		s->res->thp_hg_src_kb = vma_thp_in(sv, nsv, s->l.vma[LAYOUT_HG].start,
-						   s->l.vma[LAYOUT_HG].end);
-		s->res->thp_hg_lazy_kb = vma_thp_in(dv, ndv, s->l.vma[LAYOUT_HG].start,
-						    s->l.vma[LAYOUT_HG].end);
-		if (s->cfg->numa)
-			ret = compare_nodes(s);
-		if (!ret && s->cfg->collapse)
-			ret = collapse_like_source(s);
-		vma_watch_thp(s->res, s->dest, s->l.vma[LAYOUT_HG].start, s->l.vma[LAYOUT_HG].end,
-			      s->res->thp_hg_src_kb, t_lazy_done, s->cfg->thp_watch_ms);
-		free(sv);
-		free(dv);
-	}
+	if (ret)
+		return ret;
+	if (s->verdict.error)
+		return failf(s, "the resumed task's post-copy actions failed: %s",
+			     strerror((int)-s->verdict.error));
+	s->res->corrupted = s->verdict.wrong + s->verdict.child_wrong;
+	s->res->zero_filled = s->verdict.zero + s->verdict.child_zero;
+	s->res->task_checked = s->verdict.checked;
+	s->res->child_checked = s->verdict.child_checked;
+	s->res->task_steps = s->verdict.steps;
+	s->res->discarded = s->verdict.discarded;
+	ret = verify_lazy_set(s);
+	vma_side_of(s->source, &s->l, &s->res->src, &sv, &nsv);
+	vma_side_of(s->dest, &s->l, &s->res->dst, &dv, &ndv);
+	vma_compare(s->res, sv, nsv, dv, ndv);
+	s->res->thp_hg_lazy_kb = vma_thp_in(dv, ndv, s->l.vma[LAYOUT_HG].start,
+					    s->l.vma[LAYOUT_HG].end);
+	if (!ret && s->cfg->numa)
+		ret = compare_nodes(s);
+	if (!ret && s->cfg->collapse)
+		ret = collapse_like_source(s);
+	vma_watch_thp(s->res, s->dest, s->l.vma[LAYOUT_HG].start, s->l.vma[LAYOUT_HG].end,
+		      s->res->thp_hg_src_kb, t_lazy_done, s->cfg->thp_watch_ms);
+	free(sv);
+	free(dv);
 	return ret;
 }
 
 static void cleanup(struct run_state *s)
 {
-	char path[512];
+	struct img_error err;
 
 	if (s->sock >= 0) {
 		if (proto_write_all(s->sock, "b", 1) == 0 && s->dest > 0)
@@ -534,20 +626,18 @@ static void cleanup(struct run_state *s)
 		kill(s->dest, SIGKILL);
 		waitpid(s->dest, NULL, 0);
 	}
+	if (s->tracking)
+		dirty_track_close(&s->track);
 	if (s->source_mem >= 0)
 		close(s->source_mem);
 	if (s->source > 0) {
 		kill(s->source, SIGKILL);
 		waitpid(s->source, NULL, 0);
 	}
-	for (const char *n = "mm.img\0pagemap.img\0pages.img\0"; *n; n += strlen(n) + 1) {
-		snprintf(path, sizeof(path), "%s/%s", s->cfg->image_dir, n);
-		unlink(path);
-	}
-	rmdir(s->cfg->image_dir);
+	if (img_set_remove(s->cfg->image_dir, &err) && !s->res->error[0])
+		failf(s, "removing the images: %s/%s: %s", s->cfg->image_dir, err.file, err.msg);
 	runs_free(&s->dirty);
 	free(s->pre_sums);
-	free(s->src_sums);
 }
 
 void migrate(const struct config *cfg, const struct strategy *st, struct result *res)
@@ -557,6 +647,7 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 	double t0, t_freeze;
 
 	result_start(cfg, st, res, &s.l);
+	s.hot_pages = task_hot_pages(&s.l, cfg->hot_permille, cfg->hot_bytes);
 	if (start_source(&s))
 		goto out;
 	t0 = now_ms();
@@ -573,14 +664,8 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 	if (freeze(&s))
 		goto out;
 	t_freeze = now_ms();
-	if (cfg->early_fill) {
-		if (send_lazy_set(&s))
-			goto out;
-	} else {
-		if (record_source(&s, &s.dirty))
-			goto out;
-		res->lazy = runs_pages(&s.dirty);
-	}
+	if (lazy_round(&s))
+		goto out;
 	restore_and_serve(&s, t_freeze);
 	res->total_ms = now_ms() - t0;
 out:

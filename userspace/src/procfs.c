@@ -9,7 +9,10 @@
 
 #include "procfs.h"
 
-/* VmFlags without "sd": soft-dirty tracking is the dumper's, not the task's. */
+/*
+ * VmFlags without "sd" and "uw": soft-dirty and the userfaultfd write
+ * tracking are the dumper's, not the task's.
+ */
 static void keep_flags(struct vma_info *v, const char *line)
 {
 	char buf[128], *tok, *save = NULL;
@@ -17,7 +20,7 @@ static void keep_flags(struct vma_info *v, const char *line)
 
 	snprintf(buf, sizeof(buf), "%s", line);
 	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		if (!strcmp(tok, "sd"))
+		if (!strcmp(tok, "sd") || !strcmp(tok, "uw"))
 			continue;
 		v->hg |= !strcmp(tok, "hg");
 		v->nh |= !strcmp(tok, "nh");

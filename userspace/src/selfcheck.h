@@ -1,25 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A workload that checks its own memory: what it expects of every page
- * lives in its own state, so a copy restored by any tool (CRIU) can say
- * whether the restore lost or mixed up pages, with no help from outside.
+ * The task (task.h) as a process of its own, for CRIU to dump and restore:
+ * what it expects of every page lives in its own memory, so its restored
+ * copy says with no help from outside whether the restore lost or mixed up
+ * pages.
  */
 #ifndef LAZYRESTORE_SELFCHECK_H
 #define LAZYRESTORE_SELFCHECK_H
 
 #include "layout.h"
+#include "task.h"
 
 /*
- * Map and fill the layout, create @ready_path, then rewrite the hot pages
- * pass after pass, checking each page before rewriting it. On SIGUSR1,
- * check every page, write the counts to @verdict_path and exit 0.
+ * Map and fill the layout, create @ready_path, then run the task. On
+ * SIGUSR1 (sent to the restored copy as soon as it runs) resume it as
+ * the destination does (struct task_plan: fork, mremap, MADV_DONTNEED
+ * while the lazy pages come in), write the verdict to @verdict_path and
+ * wait to be killed, so that its VMAs can still be read.
  */
-int selfcheck_run(const struct layout *l, const char *ready_path, const char *verdict_path);
+int selfcheck_run(const struct layout *l, uint64_t hot_pages, uint64_t post_steps,
+		  const char *ready_path, const char *verdict_path);
 
 /* What a verdict file says; -1 when it cannot be read or parsed. */
-struct selfcheck_verdict {
-	unsigned long long pages, wrong, zero, rewrites_wrong, first_bad;
-};
-int selfcheck_read_verdict(const char *path, struct selfcheck_verdict *v);
+int selfcheck_read_verdict(const char *path, struct task_verdict *v);
 
 #endif

@@ -15,7 +15,18 @@
 
 int uffd_create(char *why, size_t len)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	return uffd_create_features(0, why, len);
+}
+
+int uffd_create_events(char *why, size_t len)
+{
+	return uffd_create_features(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+				    UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, why, len);
+}
+
+int uffd_create_features(uint64_t features, char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
 	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
@@ -25,7 +36,11 @@ int uffd_create(char *why, size_t len)
 		return -1;
 	}
 	if (ioctl(fd, UFFDIO_API, &api)) {
-		snprintf(why, len, "UFFDIO_API: %s", strerror(errno));
+		if (errno == EINVAL && features)
+			snprintf(why, len, "UFFDIO_API: this kernel lacks some of features %#llx",
+				 (unsigned long long)features);
+		else
+			snprintf(why, len, "UFFDIO_API: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -86,6 +101,50 @@ int uffd_wake(int uffd, uint64_t start, uint64_t len)
 	struct uffdio_range r = { .start = start, .len = len };
 
 	return ioctl(uffd, UFFDIO_WAKE, &r) ? -errno : 0;
+}
+
+int uffd_copy_once(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake,
+		   uint64_t *copied)
+{
+	struct uffdio_copy c = {
+		.dst = dst, .src = (unsigned long)src, .len = len,
+		.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
+	};
+
+	if (!ioctl(uffd, UFFDIO_COPY, &c)) {
+		*copied = len;
+		return 0;
+	}
+	/* On failure .copy is either what went in before it, or -errno. */
+	*copied = c.copy > 0 ? c.copy : 0;
+	return -errno;
+}
+
+int uffd_zeropage(int uffd, uint64_t dst, uint64_t len, bool wake)
+{
+	struct uffdio_zeropage z = {
+		.range = { .start = dst, .len = len },
+		.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+	};
+
+	return ioctl(uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+}
+
+int uffd_alive(int uffd, uint64_t addr)
+{
+	long ps = getpagesize();
+	struct uffdio_continue c = { .range = { .start = addr & ~(uint64_t)(ps - 1), .len = ps } };
+
+	/*
+	 * A process with no mm left makes every ioctl that needs it fail
+	 * with ESRCH (ENOSPC before 4.18). On a live one UFFDIO_CONTINUE
+	 * fails without side effects: EINVAL on anonymous memory (minor
+	 * faults are for shmem and hugetlbfs), ENOENT where nothing is
+	 * registered, EAGAIN while its mappings change.
+	 */
+	if (!ioctl(uffd, UFFDIO_CONTINUE, &c))
+		return 1;
+	return errno != ESRCH && errno != ENOSPC;
 }
 
 bool madv_clr_hugepage_supported(void)

@@ -11,10 +11,34 @@
 #endif
 
 int uffd_create(char *why, size_t len);
+/* The same with @features (UFFD_FEATURE_*): all of them, or -1 and why. */
+int uffd_create_features(uint64_t features, char *why, size_t len);
+/*
+ * For a task that keeps running while a handler fills it: fork, mremap,
+ * MADV_DONTNEED/MADV_REMOVE and munmap are reported (UFFD_EVENT_*), so
+ * the handler never writes stale data over what the task changed.
+ */
+int uffd_create_events(char *why, size_t len);
 int uffd_register_missing(int uffd, uint64_t start, uint64_t len);
 /* Copy @len bytes from @src to @dst; pages already there are skipped. */
 int uffd_copy(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake);
 int uffd_wake(int uffd, uint64_t start, uint64_t len);
+/*
+ * One UFFDIO_COPY, no retry: 0 or -errno, and *copied how much went in
+ * either way. EAGAIN (the mm is changing) and EEXIST are the caller's to
+ * judge; uffd_copy() above retries and skips them.
+ */
+int uffd_copy_once(int uffd, uint64_t dst, const void *src, uint64_t len, bool wake,
+		   uint64_t *copied);
+/* One UFFDIO_ZEROPAGE: 0 or -errno. */
+int uffd_zeropage(int uffd, uint64_t dst, uint64_t len, bool wake);
+/*
+ * Whether the process behind @uffd still has its memory: 1, or 0 once it
+ * exited. @addr: a page-aligned user address, best one the process maps
+ * anonymous (the probe is an UFFDIO_CONTINUE, which anonymous memory
+ * refuses without touching it).
+ */
+int uffd_alive(int uffd, uint64_t addr);
 /* One page, waking its faulters; -EEXIST when it is already there. */
 int uffd_copy_page(int uffd, uint64_t dst, const void *src, long ps);
 bool madv_clr_hugepage_supported(void);

@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The UFFDIO_MOVE uapi (Linux 6.8), for C libraries whose
- * <linux/userfaultfd.h> predates it (Debian 12's is 6.1). Each piece is
- * copied as it is in include/uapi/linux/userfaultfd.h of 6.12 and only
- * defined where the system header lacks it, so a newer header wins.
+ * The userfaultfd uapi newer than Debian 12's <linux/userfaultfd.h> (6.1):
+ * write-protect of unpopulated (6.4) and async (6.7), UFFDIO_MOVE (6.8). Copied as
+ * it is in include/uapi/linux/userfaultfd.h of 6.12 and only defined where
+ * the system header lacks it, so a newer header wins.
  */
 #ifndef LAZYRESTORE_UFFD_UAPI_H
 #define LAZYRESTORE_UFFD_UAPI_H
 
 #include <linux/userfaultfd.h>
+
+#ifndef UFFD_FEATURE_WP_HUGETLBFS_SHMEM
+#define UFFD_FEATURE_WP_HUGETLBFS_SHMEM		(1<<12)
+#endif
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED		(1<<13)
+#endif
+
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC			(1<<15)
+#endif
 
 #ifndef UFFD_FEATURE_MOVE
 #define UFFD_FEATURE_MOVE			(1<<16)

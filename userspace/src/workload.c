@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "numa.h"
+#include "dirty_track.h"
+#include "procfs.h"
+#include "task.h"
 #include "workload.h"
 
 int madvise_advice(uint64_t start, uint64_t len, uint32_t advice)
@@ -19,48 +20,35 @@ int madvise_advice(uint64_t start, uint64_t len, uint32_t advice)
 	return 0;
 }
 
-int workload_map(const struct layout *l)
+int workload_run(const struct layout *l, uint64_t hot_pages, bool arm, int ready_fd)
 {
-	long ps = getpagesize();
+	struct workload_ready r = { .armed = 0 };
+	struct task_state *s = task_of(l);
+	struct dirty_range ranges[LAYOUT_MAX];
+	int fd;
 
-	for (int i = 0; i < l->n; i++) {
-		const struct vma_rec *v = &l->vma[i];
+	struct vma_info *v;
+	size_t nv;
 
-		if (mmap((void *)v->start, v->end - v->start, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)v->start) {
-			fprintf(stderr, "lazyrestore: workload: mmap at %#llx: %s\n",
-				(unsigned long long)v->start, strerror(errno));
-			return 1;
-		}
-		if (madvise_advice(v->start, v->end - v->start, v->thp)) {
-			fprintf(stderr, "lazyrestore: workload: madvise: %s\n", strerror(errno));
-			return 1;
-		}
-		if (numa_apply(v)) {
-			fprintf(stderr, "lazyrestore: workload: mbind %s: %s\n",
-				numa_policy_name(v->mpol), strerror(errno));
-			return 1;
-		}
-		for (uint64_t a = v->start; a < v->end; a += ps)
-			page_write(a, 0, ps);
-	}
-	return 0;
-}
-
-int workload_run(const struct layout *l, int ready_fd)
-{
-	long ps = getpagesize();
-	uint64_t gen = 1;
-
-	if (workload_map(l))
+	if (task_map(l, hot_pages))
 		return 1;
-	if (write(ready_fd, "r", 1) != 1)
+	v = proc_vmas(getpid(), l->vma[LAYOUT_HG].start, l->vma[LAYOUT_HG].end, &nv);
+	for (size_t i = 0; v && i < nv; i++)
+		r.thp_hg_kb += v[i].anon_huge_kb;
+	free(v);
+	for (int i = 0; i < l->n; i++)
+		ranges[i] = (struct dirty_range){ l->vma[i].start, l->vma[i].end };
+	if (arm)
+		fd = dirty_track_arm(ranges, l->n, r.why, sizeof(r.why));
+	else
+		fd = -1, snprintf(r.why, sizeof(r.why), "soft-dirty asked for (--tracker soft-dirty)");
+	r.armed = fd >= 0;
+	if (write(ready_fd, &r, sizeof(r)) != sizeof(r))
 		return 1;
-	for (;;) {
-		for (int i = 0; i < l->n; i++)
-			for (uint64_t a = l->vma[i].start; a < l->vma[i].end; a += ps)
-				if (layout_is_hot(l, a))
-					page_write(a, gen, ps);
-		gen++;
-	}
+	close(ready_fd);
+	/* No hot set: an idle task, nothing written after the first round. */
+	while (!hot_pages)
+		pause();
+	for (;;)
+		task_step(s);
 }

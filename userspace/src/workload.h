@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/* The source side of a migration: the task, running, its writes tracked. */
 #ifndef LAZYRESTORE_WORKLOAD_H
 #define LAZYRESTORE_WORKLOAD_H
 
@@ -7,41 +8,32 @@
 
 #include "layout.h"
 
-/* Child side: map the layout, write every page, say so on @ready_fd, then
- * keep rewriting the hot pages until killed. Returns only on error. */
-int workload_run(const struct layout *l, int ready_fd);
-/* Map the layout at its addresses with its advice; every page generation 0. */
-int workload_map(const struct layout *l);
+/* What the source says once its memory is written and its writes are tracked. */
+struct workload_ready {
+	int32_t armed;		/* 1: userfaultfd WP_ASYNC armed over the layout */
+	int32_t pad;
+	/*
+	 * AnonHugePages of the MADV_HUGEPAGE VMA before arming: a write to a
+	 * write-protected THP splits it, so the tracked source has fewer.
+	 */
+	uint64_t thp_hg_kb;
+	char why[160];		/* otherwise, what the kernel lacks for it */
+};
+
+/*
+ * Child side: map the layout as the task (task.h), arm write tracking
+ * (dirty_track_arm(), as CRIU's parasite would in a real task) unless
+ * !@arm (soft-dirty asked for), send a
+ * struct workload_ready on @ready_fd, then run the task until killed.
+ * Returns only on error.
+ */
+int workload_run(const struct layout *l, uint64_t hot_pages, bool arm, int ready_fd);
 int madvise_advice(uint64_t start, uint64_t len, uint32_t advice);
 
 /* A page's contents: its address and generation, spread over the page. */
 static inline uint64_t page_word(uint64_t addr, uint64_t gen, long i)
 {
 	return addr ^ (gen * 0x100000001b3ULL) ^ (uint64_t)i;
-}
-
-static inline void page_write(uint64_t addr, uint64_t gen, long ps)
-{
-	uint64_t *w = (uint64_t *)addr;
-
-	for (long i = 0; i < ps / 8; i++)
-		w[i] = page_word(addr, gen, i);
-}
-
-enum page_state { PAGE_OK, PAGE_WRONG, PAGE_ZERO };
-
-static inline enum page_state page_check(uint64_t addr, uint64_t gen, long ps)
-{
-	const uint64_t *w = (const uint64_t *)addr;
-	bool zero = true;
-
-	for (long i = 0; i < ps / 8; i++)
-		if (w[i] != page_word(addr, gen, i)) {
-			for (long j = 0; j < ps / 8 && zero; j++)
-				zero = !w[j];
-			return zero ? PAGE_ZERO : PAGE_WRONG;
-		}
-	return PAGE_OK;
 }
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../src/image.h"
 #include "tap.h"
@@ -72,6 +73,29 @@ static void shorten(struct fixture *f, const char *file, off_t by)
 	snprintf(path, sizeof(path), "%s/%s", f->dir, file);
 	fd = open(path, O_RDWR);
 	if (ftruncate(fd, lseek(fd, 0, SEEK_END) - by))
+		abort();
+	close(fd);
+}
+
+/* Entry @i of pagemap.img changed by @edit, its CRCs made right again: only the checks see it. */
+static void edit_index(struct fixture *f, size_t i, void (*edit)(struct page_entry *e,
+								  struct img_header *h))
+{
+	char path[128], buf[4096];
+	struct img_header *h = (struct img_header *)buf;
+	struct page_entry *e = (struct page_entry *)(buf + sizeof(*h));
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pagemap.img", f->dir);
+	fd = open(path, O_RDWR);
+	len = pread(fd, buf, sizeof(buf), 0);
+	if (len < (ssize_t)(sizeof(*h) + (i + 1) * sizeof(*e)))
+		abort();
+	edit(&e[i], h);
+	h->entries_crc = crc32(0, (const void *)e, h->count * sizeof(*e));
+	h->header_crc = crc32(0, (const void *)h, offsetof(struct img_header, header_crc));
+	if (pwrite(fd, buf, len, 0) != len)
 		abort();
 	close(fd);
 }
@@ -197,6 +221,195 @@ static void missing_file_named(struct tap *t)
 	drop_image(&f);
 }
 
+/* Data and lazy entries added out of order, with lazy runs touching: a sorted index comes back. */
+static void make_lazy_image(struct tap *t, struct fixture *f)
+{
+	struct img_writer w;
+	struct img_error err;
+
+	make_image(t, f);
+	CHECK(t, img_writer_open(&w, f->dir, PS, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x20a, 2, &err) == 0);
+	CHECK(t, img_writer_add(&w, 0x200, 3, f->data + 3 * PS, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x101, 1, &err) == 0);
+	CHECK(t, img_writer_add(&w, 0x100, 1, f->data, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x20c, 1, &err) == 0);
+	CHECK(t, img_writer_add(&w, 0x102, 2, f->data + PS, &err) == 0);
+	CHECK(t, img_writer_finish(&w, f->vmas, 2, &err) == 0);
+}
+
+static void lazy_round_trip(struct tap *t)
+{
+	struct fixture f;
+	struct image img;
+	struct img_error err;
+	char buf[3 * PS];
+
+	make_lazy_image(t, &f);
+	CHECK(t, img_open(&img, f.dir, &err) == 0);
+	/* img->e is the data only, sorted: old consumers read pages.img as before. */
+	CHECK(t, img.n == 3);
+	CHECK(t, img.e[0].start_page == 0x100 && img.e[1].start_page == 0x102 &&
+		 img.e[2].start_page == 0x200);
+	CHECK(t, img.e[0].flags == 0 && img.e[1].flags == 0 && img.e[2].flags == 0);
+	CHECK(t, img_read_entry(&img, 0, buf, &err) == 0 && !memcmp(buf, f.data, PS));
+	CHECK(t, img_read_entry(&img, 1, buf, &err) == 0 && !memcmp(buf, f.data + PS, 2 * PS));
+	CHECK(t, img_read_entry(&img, 2, buf, &err) == 0 && !memcmp(buf, f.data + 3 * PS, 3 * PS));
+	/* 0x20a-0x20b and 0x20c touch: one run of the set. */
+	CHECK(t, img.lazy.n == 2 && runs_pages(&img.lazy) == 4);
+	CHECK(t, img.lazy.v[0].start == 0x101 && img.lazy.v[0].len == 1);
+	CHECK(t, img.lazy.v[1].start == 0x20a && img.lazy.v[1].len == 3);
+	img_close(&img);
+	drop_image(&f);
+}
+
+static void lazy_only_image(struct tap *t)
+{
+	struct fixture f;
+	struct img_writer w;
+	struct image img;
+	struct img_error err;
+
+	make_image(t, &f);
+	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x100, 16, &err) == 0);
+	CHECK(t, img_writer_finish(&w, f.vmas, 2, &err) == 0);
+	CHECK(t, img_open(&img, f.dir, &err) == 0);
+	CHECK(t, img.n == 0 && img.lazy.n == 1 && runs_pages(&img.lazy) == 16);
+	img_close(&img);
+	drop_image(&f);
+}
+
+static void lazy_overlap_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_writer w;
+	struct img_error err;
+
+	make_image(t, &f);
+	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+	CHECK(t, img_writer_add(&w, 0x100, 3, f.data, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x102, 2, &err) == 0);
+	CHECK(t, img_writer_finish(&w, f.vmas, 2, &err) == 0);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "lazy run overlaps data run"));
+	CHECK(t, err.offset == sizeof(struct img_header) + sizeof(struct page_entry));
+	drop_image(&f);
+	/* Both at one page: the data one sorts first, the lazy one is refused after it. */
+	make_image(t, &f);
+	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+	CHECK(t, img_writer_add(&w, 0x200, 1, f.data, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x200, 1, &err) == 0);
+	CHECK(t, img_writer_finish(&w, f.vmas, 2, &err) == 0);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "lazy run overlaps data run"));
+	drop_image(&f);
+	make_image(t, &f);
+	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x200, 4, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x203, 1, &err) == 0);
+	CHECK(t, img_writer_finish(&w, f.vmas, 2, &err) == 0);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "lazy run overlaps lazy run"));
+	drop_image(&f);
+}
+
+static void lazy_outside_vma_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_writer w;
+	struct img_error err;
+
+	make_image(t, &f);
+	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+	CHECK(t, img_writer_add_lazy(&w, 0x20f, 2, &err) == 0);	/* crosses 0x210000 */
+	CHECK(t, img_writer_finish(&w, f.vmas, 2, &err) == 0);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "not inside one VMA"));
+	drop_image(&f);
+}
+
+static void set_flag_2(struct page_entry *e, struct img_header *h)
+{
+	(void)h;
+	e->flags |= 2;
+}
+
+static void set_offset(struct page_entry *e, struct img_header *h)
+{
+	(void)h;
+	e->offset = PS;
+}
+
+static void set_version_2(struct page_entry *e, struct img_header *h)
+{
+	(void)e;
+	h->version = 2;
+}
+
+static void zero_pages(struct page_entry *e, struct img_header *h)
+{
+	(void)h;
+	e->nr_pages = 0;
+}
+
+static void unknown_flags_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_error err;
+
+	make_lazy_image(t, &f);
+	edit_index(&f, 3, set_flag_2);		/* index: 0x100 0x101L 0x102 0x200 ... */
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "unknown flags 0x2"));
+	CHECK(t, err.offset == sizeof(struct img_header) + 3 * sizeof(struct page_entry));
+	drop_image(&f);
+	make_lazy_image(t, &f);
+	edit_index(&f, 1, set_flag_2);		/* a lazy one */
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "unknown flags"));
+	drop_image(&f);
+}
+
+static void bad_lazy_entry_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_error err;
+
+	make_lazy_image(t, &f);
+	edit_index(&f, 1, set_offset);
+	CHECK(t, refused(&f, "pagemap.img", &err) &&
+		 strstr(err.msg, "lazy run 1 has a data offset"));
+	drop_image(&f);
+	make_lazy_image(t, &f);
+	edit_index(&f, 1, zero_pages);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "empty"));
+	drop_image(&f);
+}
+
+static void corrupt_lazy_entry_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_error err;
+
+	/* Entry 1 is the lazy 0x101: flip a byte of its page count, then of its flags. */
+	make_lazy_image(t, &f);
+	poke(&f, "pagemap.img", sizeof(struct img_header) + sizeof(struct page_entry) + 8);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "entries checksum mismatch"));
+	drop_image(&f);
+	make_lazy_image(t, &f);
+	poke(&f, "pagemap.img", sizeof(struct img_header) + 2 * sizeof(struct page_entry) - 4);
+	CHECK(t, refused(&f, "pagemap.img", &err) && strstr(err.msg, "entries checksum mismatch"));
+	drop_image(&f);
+}
+
+static void version_2_refused(struct tap *t)
+{
+	struct fixture f;
+	struct img_error err;
+
+	make_image(t, &f);
+	edit_index(&f, 0, set_version_2);
+	CHECK(t, refused(&f, "pagemap.img", &err) &&
+		 strstr(err.msg, "version 2, this program reads 3"));
+	CHECK(t, err.offset == offsetof(struct img_header, version));
+	drop_image(&f);
+}
+
 int main(void)
 {
 	struct tap t = { 0 };
@@ -208,5 +421,13 @@ int main(void)
 	RUN(&t, truncated_index_refused);
 	RUN(&t, run_outside_vma_refused);
 	RUN(&t, missing_file_named);
+	RUN(&t, lazy_round_trip);
+	RUN(&t, lazy_only_image);
+	RUN(&t, lazy_overlap_refused);
+	RUN(&t, lazy_outside_vma_refused);
+	RUN(&t, unknown_flags_refused);
+	RUN(&t, bad_lazy_entry_refused);
+	RUN(&t, corrupt_lazy_entry_refused);
+	RUN(&t, version_2_refused);
 	return tap_done(&t);
 }
