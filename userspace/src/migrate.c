@@ -179,7 +179,9 @@ static int source_vmas(struct run_state *s, struct vma_rec *recs)
 		recs[i] = s->l.vma[i];
 		recs[i].thp = v[i].hg ? THP_ADVICE_HUGEPAGE : v[i].nh ? THP_ADVICE_NOHUGEPAGE :
 			      THP_ADVICE_NONE;
-		if (numa_policy_of(s->source, recs[i].start, &recs[i].mpol, &recs[i].nodes))
+		/* numa_maps counts every page: read only where a policy was set. */
+		if (!s->cfg->numa ||
+		    numa_policy_of(s->source, recs[i].start, &recs[i].mpol, &recs[i].nodes))
 			recs[i].mpol = 0, recs[i].nodes = 0;
 	}
 	free(v);
