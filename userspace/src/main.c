@@ -123,9 +123,11 @@ static void print_table(const struct result *r, int n)
 		if (r[i].error[0])
 			continue;
 		if (!head++)
-			printf("THP kB of the MADV_HUGEPAGE VMA from lazy completion, every %d ms "
-			       "(the source's before write tracking split it, in []):\n", THP_SAMPLE_MS);
-		printf("  %-12s [%llu]", r[i].st->name, (unsigned long long)r[i].thp_hg_src_kb);
+			printf("THP kB of the MADV_HUGEPAGE VMA from lazy completion, every %d ms\n"
+			       "(the source's before write tracking split it, in []; sampling starts "
+			       "once the task has sent its verdict):\n", THP_SAMPLE_MS);
+		printf("  %-12s [%llu] from +%.0f ms:", r[i].st->name,
+		       (unsigned long long)r[i].thp_hg_src_kb, r[i].thp_first_ms);
 		for (int k = 0; k < r[i].thp_samples && k < 12; k++)
 			printf(" %llu", (unsigned long long)r[i].thp_hg_kb[k]);
 		if (r[i].thp_back_ms >= 0)
@@ -142,6 +144,10 @@ static void print_table(const struct result *r, int n)
 			       (unsigned long long)r[i].pages, r[i].numa_misplaced_vma[0],
 			       r[i].numa_misplaced_vma[1], r[i].numa_misplaced_vma[2]);
 	for (int i = 0; i < n; i++)
+		if (!r[i].error[0] && !r[i].st->criu && !r[i].task_steps && r[i].corrupted)
+			printf("  %s: the task's own state was lost (read as zeros): it could not "
+			       "resume\n", r[i].st->name);
+	for (int i = 0; i < n; i++)
 		if (!r[i].error[0] && r[i].flag_mismatches)
 			printf("  %s: %d VMA(s) differ, first %s\n", r[i].st->name,
 			       r[i].flag_mismatches, r[i].first_mismatch);
@@ -156,7 +162,7 @@ static void print_json(const struct result *r, int n)
 		printf("\"pages\": %llu, \"precopied\": %llu, \"lazy\": %llu, \"corrupted\": %llu, "
 		       "\"zero_filled\": %llu, \"faults\": %llu, \"background\": %llu, "
 		       "\"tracker\": \"%s\", \"rounds\": %d, \"written\": %llu, \"missed\": %llu, "
-		       "\"scan_ms\": %.3f, \"task_steps\": %llu, \"task_checked\": %llu, "
+		       "\"scan_ms\": %.3f, \"lazy_round_ms\": %.3f, \"task_steps\": %llu, \"task_checked\": %llu, "
 		       "\"child_checked\": %llu, \"zero_pages\": %llu, \"copied_twice\": %llu, "
 		       "\"postcopy_pages\": %llu, \"discarded\": %llu, "
 		       "\"ev_fork\": %llu, \"ev_remap\": %llu, \"ev_remove\": %llu, \"ev_unmap\": %llu, "
@@ -165,7 +171,7 @@ static void print_json(const struct result *r, int n)
 		       "\"thp_kb_source\": %llu, \"thp_kb_restored\": %llu, "
 		       "\"precopy_ms\": %.3f, \"fill_ms\": %.3f, \"downtime_ms\": %.3f, "
 		       "\"lazy_ms\": %.3f, \"total_ms\": %.3f, \"fault_p50_us\": %.2f, \"fault_p99_us\": %.2f, "
-		       "\"collapse_pmds\": %llu, \"collapse_ms\": %.3f, \"thp_back_ms\": %.1f, "
+		       "\"collapse_pmds\": %llu, \"collapse_ms\": %.3f, \"thp_back_ms\": %.1f, \"thp_first_ms\": %.1f, "
 		       "\"numa_misplaced\": %lld, \"numa_misplaced_vma\": [%lld, %lld, %lld], "
 		       "\"thp_sample_ms\": %d, \"thp_hg_kb_source\": %llu, \"thp_hg_kb_at_lazy_end\": %llu, "
 		       "\"move_pmds\": %llu, \"move_pages\": %llu, \"move_copied\": %llu, "
@@ -174,7 +180,7 @@ static void print_json(const struct result *r, int n)
 		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].corrupted,
 		       (unsigned long long)r[i].zero_filled, (unsigned long long)r[i].faults,
 		       (unsigned long long)r[i].background, r[i].tracker, r[i].rounds,
-		       (unsigned long long)r[i].written, (unsigned long long)r[i].missed, r[i].scan_ms,
+		       (unsigned long long)r[i].written, (unsigned long long)r[i].missed, r[i].scan_ms, r[i].lazy_round_ms,
 		       (unsigned long long)r[i].task_steps, (unsigned long long)r[i].task_checked,
 		       (unsigned long long)r[i].child_checked, (unsigned long long)r[i].zero_pages,
 		       (unsigned long long)r[i].copied_twice, (unsigned long long)r[i].postcopy_pages,
@@ -188,6 +194,7 @@ static void print_json(const struct result *r, int n)
 		       r[i].precopy_ms, r[i].fill_ms, r[i].downtime_ms, r[i].lazy_ms, r[i].total_ms,
 		       r[i].fault_p50_us, r[i].fault_p99_us,
 		       (unsigned long long)r[i].collapse_pmds, r[i].collapse_ms, r[i].thp_back_ms,
+		       r[i].thp_first_ms,
 		       r[i].numa_misplaced, r[i].numa_misplaced_vma[0], r[i].numa_misplaced_vma[1],
 		       r[i].numa_misplaced_vma[2],
 		       THP_SAMPLE_MS, (unsigned long long)r[i].thp_hg_src_kb,

@@ -56,6 +56,7 @@ struct result {
 	uint64_t thp_hg_kb[THP_SAMPLES];	/* the restored one, from lazy completion on */
 	int thp_samples;
 	double thp_back_ms;		/* from lazy completion to thp_hg_src_kb; -1: not seen */
+	double thp_first_ms;		/* from lazy completion to the first sample */
 	uint64_t collapse_pmds;		/* huge in the source, MADV_COLLAPSEd */
 	double collapse_ms;		/* the process_madvise(MADV_COLLAPSE) call */
 	long long numa_misplaced;	/* pages on another node than in the source; -1: not asked */
@@ -71,6 +72,7 @@ struct result {
 	uint64_t written;		/* pages that changed since the last round (checked after go) */
 	uint64_t missed;		/* of those, not in the lazy set: must be 0 */
 	double scan_ms;			/* the lazy set's scan, in the downtime */
+	double lazy_round_ms;		/* scan + the last round written (smaps read), in the downtime */
 	/* The resumed task's own verdict. */
 	uint64_t task_checked, task_steps, child_checked;
 	uint64_t discarded;		/* pages the task MADV_DONTNEED'd */

@@ -109,6 +109,8 @@ void vma_watch_thp(struct result *res, pid_t pid, uint64_t start, uint64_t end,
 
 		if (kb < 0)
 			break;
+		if (!res->thp_samples)
+			res->thp_first_ms = now_ms() - t0_ms;
 		res->thp_hg_kb[res->thp_samples++] = kb;
 		if ((uint64_t)kb >= target_kb) {
 			res->thp_back_ms = now_ms() - t0_ms;

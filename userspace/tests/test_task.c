@@ -12,12 +12,25 @@
 
 #define MIB (1ULL << 20)
 
-static struct task_state *setup(struct layout *l)
+/* A task that has run @steps accesses, as the source has before its freeze. */
+static struct task_state *running(struct layout *l, int steps)
 {
+	struct task_state *s;
+
 	layout_init(l, 4 * MIB, 100, 7);
 	if (task_map(l, task_hot_pages(l, 100, 0)))
 		return NULL;
-	return task_of(l);
+	s = task_of(l);
+	for (int i = 0; i < steps; i++)
+		task_step(s);
+	return s;
+}
+
+/* Page @a as generation @gen of it, written from outside the task. */
+static void write_gen(uint64_t a, uint64_t gen)
+{
+	for (long w = 0; w < getpagesize() / 8; w++)
+		((uint64_t *)a)[w] = page_word(a, gen, w);
 }
 
 static void teardown(struct layout *l)
@@ -31,13 +44,11 @@ static void clean_run_sees_nothing(struct tap *t)
 	struct task_plan p = { .steps = 5000, .actions = true };
 	struct task_verdict v;
 	struct layout l;
-	struct task_state *s = setup(&l);
+	struct task_state *s = running(&l, 20000);
 
 	CHECK(t, s != NULL);
 	if (!s)
 		return;
-	for (int i = 0; i < 20000; i++)
-		task_step(s);
 	CHECK(t, s->v.wrong == 0);
 	CHECK(t, task_resume(s, &p, &v) == 0);
 	if (v.error)
@@ -53,13 +64,11 @@ static void hole_is_caught_as_zero(struct tap *t)
 	struct task_plan p = { .steps = 0 };
 	struct task_verdict v;
 	struct layout l;
-	struct task_state *s = setup(&l);
+	struct task_state *s = running(&l, 20000);
 	uint64_t a = l.vma[1].start + 5 * PMD_BYTES / 4;
 
 	if (!s)
 		return;
-	for (int i = 0; i < 20000; i++)
-		task_step(s);
 	a &= ~(uint64_t)(getpagesize() - 1);
 	madvise((void *)a, getpagesize(), MADV_DONTNEED);
 	CHECK(t, task_resume(s, &p, &v) == 0);
@@ -72,20 +81,18 @@ static void stale_page_is_caught(struct tap *t)
 	struct task_plan p = { .steps = 0 };
 	struct task_verdict v;
 	struct layout l;
-	struct task_state *s = setup(&l);
+	struct task_state *s = running(&l, 20000);
 	uint64_t k = 0, a;
 
 	if (!s)
 		return;
-	for (int i = 0; i < 20000; i++)
-		task_step(s);
 	while (k < s->hot && s->gen[k] < 2)
 		k++;
 	CHECK(t, k < s->hot);
 	/* The generation before, as a stale pre-copy would hold it. */
 	a = task_hot_addr(s, k);
-	for (long w = 0; k < s->hot && w < getpagesize() / 8; w++)
-		((uint64_t *)a)[w] = page_word(a, s->gen[k] - 1, w);
+	if (k < s->hot)
+		write_gen(a, s->gen[k] - 1);
 	CHECK(t, task_resume(s, &p, &v) == 0);
 	CHECK(t, v.wrong == 1 && v.zero == 0 && v.first_bad == a);
 	teardown(&l);
@@ -97,19 +104,14 @@ static void interrupted_write_is_redone(struct tap *t)
 	struct task_plan p = { .steps = 100 };
 	struct task_verdict v;
 	struct layout l;
-	struct task_state *s = setup(&l);
+	struct task_state *s = running(&l, 1000);
 
 	if (!s)
 		return;
-	for (int i = 0; i < 1000; i++)
-		task_step(s);
-	uint64_t a = task_hot_addr(s, 3);
-
 	/* The page has its new generation, the table not yet. */
 	s->pending_gen = s->gen[3] + 1;
 	s->pending = 3 + 1;
-	for (long w = 0; w < getpagesize() / 8; w++)
-		((uint64_t *)a)[w] = page_word(a, s->pending_gen, w);
+	write_gen(task_hot_addr(s, 3), s->pending_gen);
 	CHECK(t, task_resume(s, &p, &v) == 0);
 	CHECK(t, v.wrong == 0 && s->pending == 0);
 	teardown(&l);
@@ -120,7 +122,7 @@ static void lost_state_is_caught(struct tap *t)
 	struct task_plan p = { .steps = 100 };
 	struct task_verdict v;
 	struct layout l;
-	struct task_state *s = setup(&l);
+	struct task_state *s = running(&l, 0);
 
 	if (!s)
 		return;
