@@ -142,17 +142,26 @@ static void *drain_events(void *arg)
 	return NULL;
 }
 
+/* The image is not what was written: its file and offset named. Returns 1. */
+static int refuse(const struct dest_args *a, const struct img_error *err)
+{
+	fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
+		a->image_dir, err->file, (unsigned long long)err->offset, err->msg);
+	return 1;
+}
+
 /*
- * Early fill: say the fill is done, wait for the freeze's round, and make
- * its lazy pages missing again. A THP that holds one of them is split;
+ * Early fill: say the fill is done, wait for the freeze's round (the one
+ * after @set's, filled already), and make its lazy pages missing again. A THP that holds one of them is split;
  * the holes are what userfaultfd serves.
  */
-static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns, int uffd,
-			bool registered)
+static int discard_lazy(const struct dest_args *a, const struct image_set *set,
+			const uint64_t *fill_ns, int uffd, bool registered)
 {
 	struct img_error err = { .file = "", .offset = 0, .msg = "" };
 	struct drain d = { .uffd = uffd, .stop = false };
-	struct image_set set;
+	char dir[512], label[IMG_LABEL_MAX];
+	struct image img;
 	uint64_t ps = getpagesize();
 	pthread_t t;
 	char c;
@@ -162,24 +171,24 @@ static int discard_lazy(const struct dest_args *a, const uint64_t *fill_ns, int 
 		return die("saying the fill is done", errno);
 	if (proto_read_all(a->sock, &c, 1, 600000))
 		return die("waiting for the freeze's round", errno ? errno : EPIPE);
-	if (img_set_open(&set, a->image_dir, &err)) {
-		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
-			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
-		return 1;
-	}
+	/* That round alone: the others were opened and checked, and this is the downtime. */
+	snprintf(dir, sizeof(dir), "%s/%zu", a->image_dir, set->n + 1);
+	snprintf(label, sizeof(label), "%zu/", set->n + 1);
+	if (img_open_as(&img, dir, label, &err))
+		return refuse(a, &err);
 	if (registered && pthread_create(&t, NULL, drain_events, &d)) {
-		img_set_close(&set);
+		img_close(&img);
 		return die("a thread for the remove events", EAGAIN);
 	}
-	for (size_t i = 0; !ret && i < set.lazy->n; i++)
-		if (madvise((void *)(set.lazy->v[i].start * ps), set.lazy->v[i].len * ps,
+	for (size_t i = 0; !ret && i < img.lazy.n; i++)
+		if (madvise((void *)(img.lazy.v[i].start * ps), img.lazy.v[i].len * ps,
 			    MADV_DONTNEED))
 			ret = die("MADV_DONTNEED of the lazy set", errno);
 	if (registered) {
 		d.stop = true;
 		pthread_join(t, NULL);
 	}
-	img_set_close(&set);
+	img_close(&img);
 	return ret;
 }
 
@@ -252,15 +261,12 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 		rep->move_copied = mv.stats.pages_copied;
 		uffd_mover_free(&mv);
 	}
-	if (ret && err.file[0]) {
-		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
-			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
-		return 1;
-	}
+	if (ret && err.file[0])
+		return refuse(a, &err);
 	if (ret)
 		return die(f.mv ? "filling from the image by UFFDIO_MOVE" : "filling from the image", -ret);
 	rep->fill_ns = now_ns() - t0;
-	if (a->early && discard_lazy(a, &rep->fill_ns, uffd, st->register_first))
+	if (a->early && discard_lazy(a, set, &rep->fill_ns, uffd, st->register_first))
 		return 1;
 	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
@@ -313,11 +319,8 @@ int dest_run(const struct dest_args *a)
 	char why[160], go;
 	int uffd, rc;
 
-	if (img_set_open(&set, a->image_dir, &err)) {
-		fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
-			a->image_dir, err.file, (unsigned long long)err.offset, err.msg);
-		return 1;
-	}
+	if (img_set_open(&set, a->image_dir, &err))
+		return refuse(a, &err);
 	uffd = uffd_create_events(why, sizeof(why));
 	if (uffd < 0) {
 		fprintf(stderr, "lazyrestore: destination: %s\n", why);

@@ -18,12 +18,10 @@
 struct layout {
 	struct vma_rec vma[LAYOUT_MAX];
 	int n;
-	unsigned int hot_permille;	/* pages the workload keeps dirtying */
-	unsigned int seed;
+	unsigned int seed;		/* the task's RNG starts from it */
 };
 
-static inline void layout_init(struct layout *l, uint64_t region_bytes,
-			       unsigned int hot_permille, unsigned int seed)
+static inline void layout_init(struct layout *l, uint64_t region_bytes, unsigned int seed)
 {
 	static const uint32_t advice[LAYOUT_MAX] = {
 		THP_ADVICE_NONE, THP_ADVICE_HUGEPAGE, THP_ADVICE_NOHUGEPAGE,
@@ -31,7 +29,6 @@ static inline void layout_init(struct layout *l, uint64_t region_bytes,
 	uint64_t at = LAYOUT_BASE;
 
 	l->n = LAYOUT_MAX;
-	l->hot_permille = hot_permille;
 	l->seed = seed;
 	for (int i = 0; i < l->n; i++) {
 		/* A 2 MiB gap: neighbouring VMAs never merge. */
@@ -52,14 +49,6 @@ static inline void layout_set_numa(struct layout *l)
 	l->vma[0].nodes = 1ULL << 1;
 	l->vma[LAYOUT_HG].mpol = 3;	/* MPOL_INTERLEAVE */
 	l->vma[LAYOUT_HG].nodes = 3;
-}
-
-/* Is page @addr one the workload keeps writing? */
-static inline int layout_is_hot(const struct layout *l, uint64_t addr)
-{
-	uint64_t h = (addr >> 12) * 0x9e3779b97f4a7c15ULL ^ l->seed;
-
-	return (h >> 32) % 1000 < l->hot_permille;
 }
 
 #endif

@@ -243,7 +243,7 @@ static int workload_main(int argc, char **argv)
 	}
 	if (!size || !hot_given || !ready || !verdict || optind != argc)
 		return usage("workload needs --size, --hot-pages, --ready and --verdict");
-	layout_init(&l, (uint64_t)size << 20, 0, seed);
+	layout_init(&l, (uint64_t)size << 20, seed);
 	if (numa)
 		layout_set_numa(&l);
 	return selfcheck_run(&l, hot, steps, ready, verdict);

@@ -32,7 +32,6 @@
 #include "image_set.h"
 #include "layout.h"
 #include "lazy.h"
-#include "lazy_set.h"
 #include "migrate.h"
 #include "numa.h"
 #include "procfs.h"
@@ -68,7 +67,7 @@ void result_start(const struct config *cfg, const struct strategy *st, struct re
 	memset(res, 0, sizeof(*res));
 	res->st = st;
 	res->numa_misplaced = -1;
-	layout_init(l, cfg->region_bytes, 0, cfg->seed);
+	layout_init(l, cfg->region_bytes, cfg->seed);
 	if (cfg->numa)
 		layout_set_numa(l);
 	for (int i = 0; i < l->n; i++)

@@ -77,49 +77,6 @@ struct vma_info *proc_vmas(pid_t pid, uint64_t lo, uint64_t hi, size_t *n)
 	return v;
 }
 
-int proc_pages_with(pid_t pid, uint64_t lo, uint64_t hi, int bit, struct runs *out)
-{
-	long ps = getpagesize();
-	uint64_t buf[512], page = lo / ps, end = hi / ps;
-	char path[64];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (page < end && !ret) {
-		size_t want = end - page < 512 ? end - page : 512;
-		ssize_t got = pread(fd, buf, want * 8, page * 8);
-
-		if (got != (ssize_t)(want * 8)) {
-			ret = got < 0 ? -errno : -EIO;
-			break;
-		}
-		for (size_t i = 0; i < want && !ret; i++)
-			if (buf[i] >> bit & 1)
-				ret = runs_add(out, page + i, 1);
-		page += want;
-	}
-	close(fd);
-	return ret;
-}
-
-int proc_clear_soft_dirty(pid_t pid)
-{
-	char path[64];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)pid);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "4", 1) != 1)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* /proc/kpageflags bits (include/uapi/linux/kernel-page-flags.h) */
 #define KPF_COMPOUND_HEAD	15
 #define KPF_THP			22

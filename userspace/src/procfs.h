@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "runs.h"
 
 struct vma_info {
 	uint64_t start, end;
@@ -20,13 +19,9 @@ struct vma_info {
 
 /* The VMAs of @pid that intersect [lo, hi); *n set. Caller frees. */
 struct vma_info *proc_vmas(pid_t pid, uint64_t lo, uint64_t hi, size_t *n);
-/* Pages in [lo, hi) of @pid whose pagemap entry has @bit set, as runs. */
-int proc_pages_with(pid_t pid, uint64_t lo, uint64_t hi, int bit, struct runs *out);
-int proc_clear_soft_dirty(pid_t pid);
 /* PMD-aligned addresses in [lo, hi) that @pid maps with a THP (needs root). */
 int proc_huge_pmds(pid_t pid, uint64_t lo, uint64_t hi, uint64_t *addrs, size_t max, size_t *n);
 
-#define PM_SOFT_DIRTY_BIT 55
 #define PM_PRESENT_BIT 63
 
 #endif

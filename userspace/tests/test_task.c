@@ -17,7 +17,7 @@ static struct task_state *running(struct layout *l, int steps)
 {
 	struct task_state *s;
 
-	layout_init(l, 4 * MIB, 100, 7);
+	layout_init(l, 4 * MIB, 7);
 	if (task_map(l, task_hot_pages(l, 100, 0)))
 		return NULL;
 	s = task_of(l);
