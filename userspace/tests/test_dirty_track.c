@@ -17,10 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/clock.h"
-#include "../src/dirty_track.h"
-#include "../src/procfs.h"
-#include "../src/runs.h"
+#include "clock.h"
+#include "dirty_track.h"
+#include "procfs.h"
+#include "runs.h"
 #include "tap.h"
 
 #define PS		4096UL

@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../src/image.h"
+#include "image.h"
 #include "tap.h"
 
 #define PS 4096
@@ -20,7 +20,7 @@ struct fixture {
 static void make_image(struct tap *t, struct fixture *f)
 {
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	strcpy(f->dir, "/tmp/lazyrestore-test-image.XXXXXX");
 	CHECK(t, mkdtemp(f->dir) != NULL);
@@ -101,7 +101,7 @@ static void edit_index(struct fixture *f, size_t i, void (*edit)(struct page_ent
 }
 
 /* img_open fails, naming @file. */
-static int refused(struct fixture *f, const char *file, struct img_error *err)
+static int refused(struct fixture *f, const char *file, struct err *err)
 {
 	struct image img;
 
@@ -116,7 +116,7 @@ static void round_trip(struct tap *t)
 {
 	struct fixture f;
 	struct image img;
-	struct img_error err;
+	struct err err;
 	char buf[3 * PS];
 
 	make_image(t, &f);
@@ -133,7 +133,7 @@ static void round_trip(struct tap *t)
 static void truncated_pages_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	shorten(&f, "pages.img", 100);
@@ -147,7 +147,7 @@ static void corrupt_page_data_refused_on_read(struct tap *t)
 {
 	struct fixture f;
 	struct image img;
-	struct img_error err;
+	struct err err;
 	char buf[3 * PS];
 
 	make_image(t, &f);
@@ -163,7 +163,7 @@ static void corrupt_page_data_refused_on_read(struct tap *t)
 static void corrupt_index_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	poke(&f, "pagemap.img", 40);			/* inside the first entry */
@@ -182,7 +182,7 @@ static void corrupt_index_refused(struct tap *t)
 static void truncated_index_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	shorten(&f, "pagemap.img", 8);
@@ -198,7 +198,7 @@ static void run_outside_vma_refused(struct tap *t)
 {
 	struct fixture f;
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
@@ -211,7 +211,7 @@ static void run_outside_vma_refused(struct tap *t)
 static void missing_file_named(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 	char path[128];
 
 	make_image(t, &f);
@@ -225,7 +225,7 @@ static void missing_file_named(struct tap *t)
 static void make_lazy_image(struct tap *t, struct fixture *f)
 {
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, f);
 	CHECK(t, img_writer_open(&w, f->dir, PS, &err) == 0);
@@ -242,7 +242,7 @@ static void lazy_round_trip(struct tap *t)
 {
 	struct fixture f;
 	struct image img;
-	struct img_error err;
+	struct err err;
 	char buf[3 * PS];
 
 	make_lazy_image(t, &f);
@@ -268,7 +268,7 @@ static void lazy_only_image(struct tap *t)
 	struct fixture f;
 	struct img_writer w;
 	struct image img;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
@@ -284,7 +284,7 @@ static void lazy_overlap_refused(struct tap *t)
 {
 	struct fixture f;
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
@@ -315,7 +315,7 @@ static void lazy_outside_vma_refused(struct tap *t)
 {
 	struct fixture f;
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
@@ -352,7 +352,7 @@ static void zero_pages(struct page_entry *e, struct img_header *h)
 static void unknown_flags_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_lazy_image(t, &f);
 	edit_index(&f, 3, set_flag_2);		/* index: 0x100 0x101L 0x102 0x200 ... */
@@ -368,7 +368,7 @@ static void unknown_flags_refused(struct tap *t)
 static void bad_lazy_entry_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_lazy_image(t, &f);
 	edit_index(&f, 1, set_offset);
@@ -384,7 +384,7 @@ static void bad_lazy_entry_refused(struct tap *t)
 static void corrupt_lazy_entry_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	/* Entry 1 is the lazy 0x101: flip a byte of its page count, then of its flags. */
 	make_lazy_image(t, &f);
@@ -400,7 +400,7 @@ static void corrupt_lazy_entry_refused(struct tap *t)
 static void version_2_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	make_image(t, &f);
 	edit_index(&f, 0, set_version_2);

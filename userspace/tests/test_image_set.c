@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/image_set.h"
+#include "image_set.h"
 #include "tap.h"
 
 #define PS 4096
@@ -78,7 +78,7 @@ static bool spec_has(const struct run *v, uint64_t page)
 static int write_round(const char *set, unsigned int round, const struct round_spec *s)
 {
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 	char *buf = malloc(16 * PS);
 	int ret = img_set_round_open(&w, set, round, PS, &err);
 
@@ -115,7 +115,7 @@ static void make_chain(struct tap *t, struct fixture *f, size_t n)
 
 static void teardown(struct tap *t, struct fixture *f)
 {
-	struct img_error err;
+	struct err err;
 
 	CHECK(t, img_set_remove(f->set, &err) == 0);
 	CHECK(t, rmdir(f->base) == 0);
@@ -168,7 +168,7 @@ static bool runs_are(const struct runs *r, const struct run *want, size_t n)
  * checked, its pages not in the round's skip copied. @writes counts how
  * often each page was written.
  */
-static int fill(const struct image_set *set, char *mem, int *writes, struct img_error *err)
+static int fill(const struct image_set *set, char *mem, int *writes, struct err *err)
 {
 	char *bounce = malloc(16 * PS);
 	int ret = 0;
@@ -206,7 +206,7 @@ static void skip_sets_exact(struct tap *t)
 	static const struct run lazy[] = { { 0x100, 1 }, { 0x105, 2 }, { 0x20a, 1 } };
 	struct fixture f;
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 
 	make_chain(t, &f, NCHAIN);
 	CHECK(t, img_set_open(&set, f.set, &err) == 0);
@@ -231,7 +231,7 @@ static void fill_gives_newest(struct tap *t)
 {
 	struct fixture f;
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 	char *mem = malloc(NPAGES * PS), *want = malloc(PS), untouched[PS];
 	int writes[NPAGES] = { 0 };
 
@@ -268,7 +268,7 @@ static void vma_gone_skipped(struct tap *t)
 	static const struct run skip1[] = { { 0x101, 1 }, { 0x200, 16 } };
 	struct fixture f;
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 
 	make_chain(t, &f, 1);
 	CHECK(t, write_round(f.set, 2, &r2) == 0);
@@ -281,7 +281,7 @@ static void vma_gone_skipped(struct tap *t)
 }
 
 /* img_set_open fails naming @file. */
-static bool refused(const struct fixture *f, const char *file, struct img_error *err)
+static bool refused(const struct fixture *f, const char *file, struct err *err)
 {
 	struct image_set set;
 
@@ -295,7 +295,7 @@ static bool refused(const struct fixture *f, const char *file, struct img_error 
 static void gap_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 	char from[160], to[160];
 
 	make_chain(t, &f, 2);
@@ -309,7 +309,7 @@ static void gap_refused(struct tap *t)
 static void empty_set_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	setup(t, &f);
 	CHECK(t, mkdir(f.set, 0700) == 0);
@@ -321,7 +321,7 @@ static void corrupt_round_refused(struct tap *t)
 {
 	struct fixture f;
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 	char *mem = malloc(NPAGES * PS);
 	int writes[NPAGES] = { 0 };
 
@@ -350,7 +350,7 @@ static void corrupt_round_refused(struct tap *t)
 static void truncated_round_refused(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 	char path[160];
 
 	make_chain(t, &f, NCHAIN);
@@ -372,7 +372,7 @@ static void lazy_before_last_refused(struct tap *t)
 					      .lazy = { { 0x102, 2 } } };
 	static const struct round_spec r2 = { .data = { { 0x101, 1 } } };
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 
 	setup(t, &f);
 	CHECK(t, write_round(f.set, 1, &r1) == 0);
@@ -387,7 +387,7 @@ static void writer_keeps_order(struct tap *t)
 {
 	struct fixture f;
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 
 	setup(t, &f);
 	CHECK(t, img_set_round_open(&w, f.set, 2, PS, &err) != 0 && !strcmp(err.file, "."));
@@ -409,7 +409,7 @@ static void writer_keeps_order(struct tap *t)
 static void remove_leaves_nothing(struct tap *t)
 {
 	struct fixture f;
-	struct img_error err;
+	struct err err;
 	struct stat st;
 
 	make_chain(t, &f, NCHAIN);
@@ -423,7 +423,7 @@ static void remove_refuses_foreign(struct tap *t)
 {
 	struct fixture f;
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 	char path[160], link[160];
 	int fd;
 

@@ -27,11 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/clock.h"
-#include "../src/lazy.h"
-#include "../src/proto.h"
-#include "../src/runs.h"
-#include "../src/uffd.h"
+#include "clock.h"
+#include "lazy.h"
+#include "proto.h"
+#include "runs.h"
+#include "uffd.h"
 #include "tap.h"
 
 #define BASE	0x340000000000ULL	/* the destination's region, above ASan's shadow */

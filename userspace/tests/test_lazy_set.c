@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/lazy_set.h"
+#include "lazy_set.h"
 #include "tap.h"
 
 #define PS	4096ULL

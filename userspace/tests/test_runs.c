@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/runs.h"
+#include "runs.h"
 #include "tap.h"
 
 static int same(const struct runs *r, const struct run *want, size_t n)

@@ -6,8 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../src/task.h"
-#include "../src/workload.h"
+#include "task.h"
+#include "workload.h"
 #include "tap.h"
 
 #define MIB (1ULL << 20)

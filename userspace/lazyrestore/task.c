@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "numa.h"
+#include "numa_policy.h"
 #include "task.h"
 #include "workload.h"
 

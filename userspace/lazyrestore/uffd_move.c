@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "layout.h"
-#include "numa.h"
+#include "numa_policy.h"
 #include "uffd.h"
 #include "uffd_move.h"
 #include "workload.h"

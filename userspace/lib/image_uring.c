@@ -14,7 +14,7 @@ struct slot {
 	void *data;
 };
 
-static int uring_fail(struct img_error *err, int code, const char *what)
+static int uring_fail(struct err *err, int code, const char *what)
 {
 	snprintf(err->file, sizeof(err->file), "pages.img");
 	err->offset = 0;
@@ -22,7 +22,7 @@ static int uring_fail(struct img_error *err, int code, const char *what)
 	return code;
 }
 
-int img_read_uring(const struct image *img, const struct img_sink *sink, struct img_error *err)
+int img_read_uring(const struct image *img, const struct img_sink *sink, struct err *err)
 {
 	struct slot slot[IMG_URING_DEPTH] = { 0 };
 	int free_slots[IMG_URING_DEPTH], nfree = 0, ret;

@@ -15,7 +15,7 @@
 #include "criu.h"
 #include "knobs.h"
 #include "migrate.h"
-#include "numa.h"
+#include "numa_policy.h"
 #include "result_json.h"
 #include "scenario.h"
 #include "selfcheck.h"

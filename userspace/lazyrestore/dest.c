@@ -17,7 +17,7 @@
 #include "image_set.h"
 #include "image_uring.h"
 #include "knobs.h"
-#include "numa.h"
+#include "numa_policy.h"
 #include "proto.h"
 #include "running.h"
 #include "task.h"
@@ -93,7 +93,7 @@ static int fill_land(void *ctx, size_t i, void *data)
 }
 
 /* Every run of the image in place: io_uring where the kernel has it, pread otherwise. */
-static int fill_all(struct fill *f, struct img_error *err)
+static int fill_all(struct fill *f, struct err *err)
 {
 	const struct img_sink sink = { fill_place, fill_land, f };
 	uint64_t max_entry = 0;
@@ -143,7 +143,7 @@ static void *drain_events(void *arg)
 }
 
 /* The image is not what was written: its file and offset named. Returns 1. */
-static int refuse(const struct dest_args *a, const struct img_error *err)
+static int refuse(const struct dest_args *a, const struct err *err)
 {
 	fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
 		a->image_dir, err->file, (unsigned long long)err->offset, err->msg);
@@ -158,7 +158,7 @@ static int refuse(const struct dest_args *a, const struct img_error *err)
 static int discard_lazy(const struct dest_args *a, const struct image_set *set,
 			const uint64_t *fill_ns, int uffd, bool registered)
 {
-	struct img_error err = { .file = "", .offset = 0, .msg = "" };
+	struct err err = { .file = "", .offset = 0, .msg = "" };
 	struct drain d = { .uffd = uffd, .stop = false };
 	char dir[512], label[IMG_LABEL_MAX];
 	struct image img;
@@ -218,7 +218,7 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 			     struct dest_report *rep)
 {
 	const struct strategy *st = a->st;
-	struct img_error err = { .file = "", .offset = 0, .msg = "" };
+	struct err err = { .file = "", .offset = 0, .msg = "" };
 	uint64_t t0;
 	struct fill f = { .uffd = st->register_first ? uffd : -1 };
 	struct uffd_mover mv;
@@ -313,7 +313,7 @@ static int restore(const struct dest_args *a, const struct image_set *set, int u
 int dest_run(const struct dest_args *a)
 {
 	struct image_set set;
-	struct img_error err;
+	struct err err;
 	struct dest_report rep = { .fill_ns = 0 };
 	struct task_verdict v;
 	char why[160], go;

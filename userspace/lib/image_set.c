@@ -21,13 +21,14 @@ static const char *const round_files[] = {
 	"mm.img", "pagemap.img", "pages.img", ".mm.img.tmp", ".pagemap.img.tmp",
 };
 
-static int fail(struct img_error *err, const char *file, uint64_t offset, int code,
+static int fail(struct err *err, const char *file, uint64_t offset, int code,
 		const char *fmt, ...)
 {
 	va_list ap;
 
 	snprintf(err->file, sizeof(err->file), "%s", file);
 	err->offset = offset;
+	err->code = code < 0 ? -code : 0;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -68,7 +69,7 @@ static int cmp_uint(const void *a, const void *b)
 }
 
 /* Every entry of round directory @name is a regular file a writer makes? */
-static int check_round_dir(int dir_fd, const char *name, struct img_error *err)
+static int check_round_dir(int dir_fd, const char *name, struct err *err)
 {
 	char what[2 * sizeof(((struct dirent *)0)->d_name) + 2];
 	struct dirent *d;
@@ -107,7 +108,7 @@ static int check_round_dir(int dir_fd, const char *name, struct img_error *err)
  * nothing but a writer's files.
  */
 static int list_rounds(int dir_fd, bool strict, unsigned int **rounds, size_t *n,
-		       struct img_error *err)
+		       struct err *err)
 {
 	size_t cap = 0;
 	struct dirent *d;
@@ -171,7 +172,7 @@ static int list_rounds(int dir_fd, bool strict, unsigned int **rounds, size_t *n
 }
 
 int img_set_round_open(struct img_writer *w, const char *dir, unsigned int round,
-		       uint32_t page_size, struct img_error *err)
+		       uint32_t page_size, struct err *err)
 {
 	char name[IMG_LABEL_MAX], label[IMG_LABEL_MAX], prev[IMG_LABEL_MAX + 8];
 	unsigned int *rounds;
@@ -301,7 +302,7 @@ static uint64_t first_lazy_offset(const struct image *img)
 	return sizeof(struct img_header) + i * sizeof(struct page_entry);
 }
 
-int img_set_open(struct image_set *set, const char *dir, struct img_error *err)
+int img_set_open(struct image_set *set, const char *dir, struct err *err)
 {
 	unsigned int *rounds = NULL;
 	size_t n = 0, i;
@@ -381,7 +382,7 @@ void img_set_close(struct image_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
-int img_set_remove(const char *dir, struct img_error *err)
+int img_set_remove(const char *dir, struct err *err)
 {
 	unsigned int *rounds;
 	size_t n;

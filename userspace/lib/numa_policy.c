@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "numa.h"
+#include "numa_policy.h"
 
 #define MOVE_BATCH 4096
 

@@ -19,6 +19,6 @@ struct img_sink {
  * this kernel has no io_uring (the caller falls back to pread).
  */
 #define IMG_URING_DEPTH 32
-int img_read_uring(const struct image *img, const struct img_sink *sink, struct img_error *err);
+int img_read_uring(const struct image *img, const struct img_sink *sink, struct err *err);
 
 #endif

@@ -17,13 +17,14 @@
 #define MAGIC_PAGEMAP	"LZRPMAP\1"
 
 /* @label, when a set's round, names which: the caller prints set dir + file. */
-static int fail(struct img_error *err, const char *label, const char *file, uint64_t offset,
+static int fail(struct err *err, const char *label, const char *file, uint64_t offset,
 		int code, const char *fmt, ...)
 {
 	va_list ap;
 
 	snprintf(err->file, sizeof(err->file), "%s%s", label, file);
 	err->offset = offset;
+	err->code = code < 0 ? -code : 0;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -74,13 +75,13 @@ static ssize_t read_all(int fd, void *buf, size_t len, uint64_t off)
 }
 
 int img_writer_open(struct img_writer *w, const char *dir, uint32_t page_size,
-		    struct img_error *err)
+		    struct err *err)
 {
 	return img_writer_open_as(w, dir, "", page_size, err);
 }
 
 int img_writer_open_as(struct img_writer *w, const char *dir, const char *label,
-		       uint32_t page_size, struct img_error *err)
+		       uint32_t page_size, struct err *err)
 {
 	/* The directory itself: its label when it has one, a path is too long for err->file. */
 	const char *me = label[0] ? label : dir;
@@ -103,7 +104,7 @@ int img_writer_open_as(struct img_writer *w, const char *dir, const char *label,
 	return 0;
 }
 
-static struct page_entry *next_entry(struct img_writer *w, struct img_error *err)
+static struct page_entry *next_entry(struct img_writer *w, struct err *err)
 {
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
@@ -120,7 +121,7 @@ static struct page_entry *next_entry(struct img_writer *w, struct img_error *err
 }
 
 int img_writer_add(struct img_writer *w, uint64_t start_page, uint64_t nr_pages,
-		   const void *data, struct img_error *err)
+		   const void *data, struct err *err)
 {
 	uint64_t len = nr_pages * w->page_size;
 	struct page_entry *e = next_entry(w, err);
@@ -142,7 +143,7 @@ int img_writer_add(struct img_writer *w, uint64_t start_page, uint64_t nr_pages,
 }
 
 int img_writer_add_lazy(struct img_writer *w, uint64_t start_page, uint64_t nr_pages,
-			struct img_error *err)
+			struct err *err)
 {
 	struct page_entry *e = next_entry(w, err);
 
@@ -169,7 +170,7 @@ static int by_start_page(const void *a, const void *b)
 
 static int write_index(int dir_fd, const char *label, const char *name, const char *magic,
 		       uint32_t page_size, const void *entries, size_t count, size_t size,
-		       struct img_error *err)
+		       struct err *err)
 {
 	struct img_header h = { .version = IMG_VERSION, .page_size = page_size, .count = count };
 	char tmp[64];
@@ -199,7 +200,7 @@ static int write_index(int dir_fd, const char *label, const char *name, const ch
 }
 
 int img_writer_finish(struct img_writer *w, const struct vma_rec *vmas, size_t nvmas,
-		      struct img_error *err)
+		      struct err *err)
 {
 	int ret = 0;
 
@@ -231,7 +232,7 @@ void img_writer_abort(struct img_writer *w)
 /* Read and check one index file: header, then @size-byte entries. */
 static int read_index(int dir_fd, const char *label, const char *name, const char *magic,
 		      size_t size, uint32_t *page_size, void **entries, size_t *count,
-		      struct img_error *err)
+		      struct err *err)
 {
 	struct img_header h;
 	struct stat st;
@@ -301,7 +302,7 @@ static const char *overlap_what(const struct page_entry *e, const struct page_en
  * lazy ones into img->lazy.
  */
 static int check_entries(struct image *img, struct page_entry *raw, size_t count,
-			 uint64_t pages_size, struct img_error *err)
+			 uint64_t pages_size, struct err *err)
 {
 	const char *l = img->label;
 	size_t i, v = 0;
@@ -350,12 +351,12 @@ static int check_entries(struct image *img, struct page_entry *raw, size_t count
 	return 0;
 }
 
-int img_open(struct image *img, const char *dir, struct img_error *err)
+int img_open(struct image *img, const char *dir, struct err *err)
 {
 	return img_open_as(img, dir, "", err);
 }
 
-int img_open_as(struct image *img, const char *dir, const char *label, struct img_error *err)
+int img_open_as(struct image *img, const char *dir, const char *label, struct err *err)
 {
 	struct page_entry *raw = NULL;
 	uint32_t mm_page_size;
@@ -402,7 +403,7 @@ int img_open_as(struct image *img, const char *dir, const char *label, struct im
 	return ret;
 }
 
-int img_read_entry(const struct image *img, size_t i, void *dst, struct img_error *err)
+int img_read_entry(const struct image *img, size_t i, void *dst, struct err *err)
 {
 	const struct page_entry *e = &img->e[i];
 	ssize_t got = read_all(img->pages_fd, dst, e->nr_pages * img->page_size, e->offset);
@@ -411,7 +412,7 @@ int img_read_entry(const struct image *img, size_t i, void *dst, struct img_erro
 }
 
 int img_check_entry(const struct image *img, size_t i, const void *dst, ssize_t got,
-		    struct img_error *err)
+		    struct err *err)
 {
 	const struct page_entry *e = &img->e[i];
 	uint64_t len = e->nr_pages * img->page_size;

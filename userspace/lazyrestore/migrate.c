@@ -33,7 +33,7 @@
 #include "layout.h"
 #include "lazy.h"
 #include "migrate.h"
-#include "numa.h"
+#include "numa_policy.h"
 #include "procfs.h"
 #include "proto.h"
 #include "task.h"
@@ -193,7 +193,7 @@ static int write_round(struct run_state *s, unsigned int round, const struct run
 {
 	struct vma_rec recs[LAYOUT_MAX];
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 	char *buf;
 	int ret = 0;
 
@@ -619,7 +619,7 @@ static int restore_and_serve(struct run_state *s, double t_freeze)
 
 static void cleanup(struct run_state *s)
 {
-	struct img_error err;
+	struct err err;
 
 	if (s->sock >= 0) {
 		if (proto_write_all(s->sock, "b", 1) == 0 && s->dest > 0)

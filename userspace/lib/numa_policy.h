@@ -4,8 +4,8 @@
  * read from the source, stored in mm.img and applied by the destination
  * before the fill; move_pages() then says where every page landed.
  */
-#ifndef LAZYRESTORE_NUMA_H
-#define LAZYRESTORE_NUMA_H
+#ifndef LAZYRESTORE_NUMA_POLICY_H
+#define LAZYRESTORE_NUMA_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>

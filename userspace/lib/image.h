@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "runs.h"
 
 /* 2: vma_rec carries the NUMA policy; 3: page_entry.flags, lazy entries */
@@ -59,11 +60,6 @@ struct page_entry {
 /* Prefix of error file names: a round of an image set says which ("2/"). */
 #define IMG_LABEL_MAX 12
 
-struct img_error {
-	char file[32];
-	uint64_t offset;
-	char msg[160];
-};
 
 struct img_writer {
 	char label[IMG_LABEL_MAX];
@@ -92,25 +88,25 @@ struct image {
 };
 
 int img_writer_open(struct img_writer *w, const char *dir, uint32_t page_size,
-		    struct img_error *err);
+		    struct err *err);
 /* @label prefixes the file names *err gives: "" for a lone image. */
 int img_writer_open_as(struct img_writer *w, const char *dir, const char *label,
-		       uint32_t page_size, struct img_error *err);
+		       uint32_t page_size, struct err *err);
 int img_writer_add(struct img_writer *w, uint64_t start_page, uint64_t nr_pages,
-		   const void *data, struct img_error *err);
+		   const void *data, struct err *err);
 /* Entries may come in any order: the index is sorted when finished. */
 int img_writer_add_lazy(struct img_writer *w, uint64_t start_page, uint64_t nr_pages,
-			struct img_error *err);
+			struct err *err);
 int img_writer_finish(struct img_writer *w, const struct vma_rec *vmas, size_t nvmas,
-		      struct img_error *err);
+		      struct err *err);
 void img_writer_abort(struct img_writer *w);
 
-int img_open(struct image *img, const char *dir, struct img_error *err);
-int img_open_as(struct image *img, const char *dir, const char *label, struct img_error *err);
-int img_read_entry(const struct image *img, size_t i, void *dst, struct img_error *err);
+int img_open(struct image *img, const char *dir, struct err *err);
+int img_open_as(struct image *img, const char *dir, const char *label, struct err *err);
+int img_read_entry(const struct image *img, size_t i, void *dst, struct err *err);
 /* Entry @i read into @dst by other means (@got bytes, or -errno): all there, CRC right? */
 int img_check_entry(const struct image *img, size_t i, const void *dst, ssize_t got,
-		    struct img_error *err);
+		    struct err *err);
 void img_close(struct image *img);
 
 #endif

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "numa.h"
+#include "numa_policy.h"
 #include "vmacompare.h"
 
 void vma_side_of(pid_t pid, const struct layout *l, struct vma_side *side,

@@ -54,7 +54,7 @@ struct image_set {
  * k - 1 finished and no k/ yet. Each round directory is made 0700.
  */
 int img_set_round_open(struct img_writer *w, const char *dir, unsigned int round,
-		       uint32_t page_size, struct img_error *err);
+		       uint32_t page_size, struct err *err);
 
 /*
  * Reader: every round, in order, each checked as img_open() does. Refuses
@@ -62,7 +62,7 @@ int img_set_round_open(struct img_writer *w, const char *dir, unsigned int round
  * round; err->file names the round ("2/pagemap.img", or "2" for its
  * directory, "." for the set's). Each round keeps its pages.img open.
  */
-int img_set_open(struct image_set *set, const char *dir, struct img_error *err);
+int img_set_open(struct image_set *set, const char *dir, struct err *err);
 void img_set_close(struct image_set *set);
 
 /*
@@ -70,6 +70,6 @@ void img_set_close(struct image_set *set);
  * round directories, then @dir. Refuses, deleting nothing, when @dir holds
  * anything else (a symlink included); a missing @dir is already removed.
  */
-int img_set_remove(const char *dir, struct img_error *err);
+int img_set_remove(const char *dir, struct err *err);
 
 #endif

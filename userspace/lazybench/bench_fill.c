@@ -413,7 +413,7 @@ static bool make_cold(struct fill *f)
 static int write_image(struct fill *f, const char *dir)
 {
 	struct img_writer w;
-	struct img_error err;
+	struct err err;
 	struct vma_rec v = { .start = f->base, .end = f->base + f->bytes, .prot = 3 };
 	const uint64_t chunk = 256;
 
