@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: demo bench bench-host bench-guest help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
+.PHONY: demo bench bench-host bench-guest fuzz help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
 
 help:
 	@echo "make demo         build and boot the patched kernel, migrate a live workload"
@@ -13,6 +13,8 @@ help:
 	@echo "make bench        the restore pipeline against this machine's limits, on"
 	@echo "                  the host and in the guest: build/bench/{host,guest}/"
 	@echo "                  report.txt, bench.json and plots (bench-host|bench-guest)"
+	@echo "make fuzz         libFuzzer on the image reader and the message decoder,"
+	@echo "                  FUZZ_MIN minutes each (default 10); not part of check"
 	@echo "make kselftests   the guest selftests only (T='name ...' for some)"
 	@echo "make export       kernel/ commits + repo selftest sources -> patches/"
 	@echo "make check-series sync, cover letter, checkpatch, each patch builds"
@@ -54,6 +56,9 @@ bench-guest: build
 	$(S)/bench-report build/bench/guest
 # One boot: the restore table, then the running-region scenario (THP of
 # memory the restored process keeps faulting in during the restore window).
+fuzz:
+	$(S)/fuzz
+
 demo: build
 	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"
 	$(S)/vm --timeout 900 -- sh -c 'build/userspace/lazyrestore run --strategy all --size 32; a=$$?; \

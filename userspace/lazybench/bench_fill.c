@@ -21,6 +21,7 @@
 #include "bench.h"
 #include "clock.h"
 #include "image.h"
+#include "image_uring.h"
 #include "uffd.h"
 #include "uffd_uapi.h"
 
@@ -35,7 +36,7 @@ struct fill {
 	uint64_t base, bytes;	/* where the pages go, how many */
 	long ps;
 	char *src;		/* the same bytes in memory, for the references */
-	char path[300];
+	char path[PATH_MAX + 16];
 };
 
 /* A fresh anonymous target at the image's addresses, 4K only (clr and prctl restore so). */
@@ -65,17 +66,30 @@ static uint64_t entry_len(const struct fill *f, size_t i)
 	return f->img.e[i].nr_pages * f->ps;
 }
 
-static int m_read(struct fill *f, char *t, double *t0)
+/* A read that came up short: the image is shorter than its index says. */
+static int short_read(struct err *err, const char *what, ssize_t got, uint64_t want, uint64_t off)
+{
+	if (got < 0)
+		return err_sys(err, "%s of %llu bytes at %llu", what, (unsigned long long)want,
+			       (unsigned long long)off);
+	return err_at(err, "pages.img", off, EIO, "%s: %zd of %llu bytes", what, got,
+		      (unsigned long long)want);
+}
+
+static int m_read(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t, (void)t0;
-	for (size_t i = 0; i < f->img.n; i++)
-		if (pread(f->fd, (void *)entry_addr(f, i), entry_len(f, i), f->img.e[i].offset) !=
-		    (ssize_t)entry_len(f, i))
-			return -1;
+	for (size_t i = 0; i < f->img.n; i++) {
+		ssize_t got = pread(f->fd, (void *)entry_addr(f, i), entry_len(f, i),
+				    f->img.e[i].offset);
+
+		if (got != (ssize_t)entry_len(f, i))
+			return short_read(err, "pread", got, entry_len(f, i), f->img.e[i].offset);
+	}
 	return 0;
 }
 
-static int m_preadv(struct fill *f, char *t, double *t0)
+static int m_preadv(struct fill *f, char *t, double *t0, struct err *err)
 {
 	struct iovec iov[IOV_MAX];
 	size_t i = 0;
@@ -83,6 +97,7 @@ static int m_preadv(struct fill *f, char *t, double *t0)
 	(void)t, (void)t0;
 	while (i < f->img.n) {
 		uint64_t off = f->img.e[i].offset, want = 0;
+		ssize_t got;
 		int n = 0;
 
 		/* One call for entries that follow each other in the file. */
@@ -90,21 +105,36 @@ static int m_preadv(struct fill *f, char *t, double *t0)
 			iov[n++] = (struct iovec){ (void *)entry_addr(f, i), entry_len(f, i) };
 			want += entry_len(f, i++);
 		}
-		if (preadv(f->fd, iov, n, off) != (ssize_t)want)
-			return -1;
+		got = preadv(f->fd, iov, n, off);
+		if (got != (ssize_t)want)
+			return short_read(err, "preadv", got, want, off);
 	}
 	return 0;
 }
 
-static int m_populate_read(struct fill *f, char *t, double *t0)
+static int m_populate_read(struct fill *f, char *t, double *t0, struct err *err)
 {
 	if (madvise(t, f->bytes, MADV_POPULATE_WRITE))
-		return -1;
-	return m_read(f, t, t0);
+		return err_sys(err, "MADV_POPULATE_WRITE");
+	return m_read(f, t, t0, err);
 }
 
-/* Reads of every entry through io_uring, @qd in flight. */
-static int uring_reads(struct fill *f, int fd, bool fixed)
+/*
+ * A free submission entry. The ring has one per read in flight, so there
+ * is always one; were it full (entries the kernel left queued), submit
+ * them and look again.
+ */
+static struct io_uring_sqe *uring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe && io_uring_submit(ring) >= 0)
+		sqe = io_uring_get_sqe(ring);
+	return sqe;
+}
+
+/* Reads of every entry through io_uring, QD in flight. */
+static int uring_reads(struct fill *f, int fd, bool fixed, struct err *err)
 {
 	struct io_uring ring;
 	struct io_uring_cqe *cqe;
@@ -112,12 +142,13 @@ static int uring_reads(struct fill *f, int fd, bool fixed)
 	unsigned int inflight = 0;
 	int ret = io_uring_queue_init(QD, &ring, 0);
 
+	if (ret)
+		return err_set(err, -ret, "io_uring_queue_init: %s", strerror(-ret));
+	ret = io_uring_register_files(&ring, &fd, 1);
 	if (ret) {
-		errno = -ret;
-		return -1;
-	}
-	if ((ret = io_uring_register_files(&ring, &fd, 1)))
+		err_set(err, -ret, "io_uring_register_files: %s", strerror(-ret));
 		goto out;
+	}
 	if (fixed) {
 		struct iovec iov[64];
 		unsigned int n = 0;
@@ -125,14 +156,21 @@ static int uring_reads(struct fill *f, int fd, bool fixed)
 		for (uint64_t off = 0; off < f->bytes && n < 64; off += FIXED_MAX, n++)
 			iov[n] = (struct iovec){ (char *)f->base + off,
 						 f->bytes - off < FIXED_MAX ? f->bytes - off : FIXED_MAX };
-		if ((ret = io_uring_register_buffers(&ring, iov, n)))
+		ret = io_uring_register_buffers(&ring, iov, n);
+		if (ret) {
+			err_set(err, -ret, "io_uring_register_buffers: %s", strerror(-ret));
 			goto out;
+		}
 	}
 	while (done < f->img.n) {
 		while (next < f->img.n && inflight < QD) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			struct io_uring_sqe *sqe = uring_sqe(&ring);
 			uint64_t a = entry_addr(f, next);
 
+			if (!sqe) {
+				ret = err_set(err, EBUSY, "io_uring: no free submission entry");
+				goto out;
+			}
 			if (fixed)
 				io_uring_prep_read_fixed(sqe, 0, (void *)a, entry_len(f, next),
 							 f->img.e[next].offset, (a - f->base) / FIXED_MAX);
@@ -143,90 +181,119 @@ static int uring_reads(struct fill *f, int fd, bool fixed)
 			sqe->user_data = next++;
 			inflight++;
 		}
-		if ((ret = io_uring_submit_and_wait(&ring, 1)) < 0)
+		ret = io_uring_submit_and_wait(&ring, 1);
+		if (ret < 0 && ret != -EINTR) {
+			err_set(err, -ret, "io_uring_submit_and_wait: %s", strerror(-ret));
 			goto out;
+		}
 		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
-			if (cqe->res != (int)entry_len(f, cqe->user_data)) {
-				ret = cqe->res < 0 ? cqe->res : -EIO;
-				goto out;
-			}
+			size_t i = cqe->user_data;
+			int res = cqe->res;
+
 			io_uring_cqe_seen(&ring, cqe);
 			inflight--;
+			if (res < 0) {
+				ret = err_at(err, "pages.img", f->img.e[i].offset, -res,
+					     "io_uring read: %s", strerror(-res));
+				goto out;
+			}
+			if (res != (int)entry_len(f, i)) {
+				ret = short_read(err, "io_uring read", res, entry_len(f, i),
+						 f->img.e[i].offset);
+				goto out;
+			}
 			done++;
 		}
 	}
 	ret = 0;
 out:
+	/* Entries never submitted are not in flight; the rest write into the target: wait. */
+	img_uring_drain(&ring, inflight);
 	io_uring_queue_exit(&ring);
-	if (ret)
-		errno = -ret;
-	return ret ? -1 : 0;
-}
-
-static int m_uring(struct fill *f, char *t, double *t0)
-{
-	(void)t, (void)t0;
-	return uring_reads(f, f->fd, false);
-}
-
-static int m_uring_fixed(struct fill *f, char *t, double *t0)
-{
-	(void)t, (void)t0;
-	return uring_reads(f, f->fd, true);
-}
-
-static int m_uring_direct(struct fill *f, char *t, double *t0)
-{
-	(void)t, (void)t0;
-	return uring_reads(f, f->dfd, false);
-}
-
-/* Register first, then read into a bounce buffer and UFFDIO_COPY @chunk at a time. */
-static int uffd_fill(struct fill *f, char *t, uint64_t chunk)
-{
-	char why[160], *bounce = aligned_alloc(f->ps, BOUNCE_BYTES);
-	int uffd = uffd_create(why, sizeof(why)), ret = -1;
-
-	if (uffd < 0 || !bounce || uffd_register_missing(uffd, (uint64_t)t, f->bytes))
-		goto out;
-	for (size_t i = 0; i < f->img.n; i++) {
-		uint64_t a = entry_addr(f, i), len = entry_len(f, i), off = f->img.e[i].offset;
-
-		for (uint64_t k = 0; k < len; k += BOUNCE_BYTES) {
-			uint64_t n = len - k < BOUNCE_BYTES ? len - k : BOUNCE_BYTES;
-
-			if (pread(f->fd, bounce, n, off + k) != (ssize_t)n)
-				goto out;
-			for (uint64_t c = 0; c < n; c += chunk)
-				if (uffd_copy(uffd, a + k + c, bounce + c, n - c < chunk ? n - c : chunk,
-					      false))
-					goto out;
-		}
-	}
-	ret = 0;
-out:
-	free(bounce);
-	if (uffd >= 0)
-		close(uffd);
 	return ret;
 }
 
-static int m_uffd_4k(struct fill *f, char *t, double *t0)
+static int m_uring(struct fill *f, char *t, double *t0, struct err *err)
 {
-	(void)t0;
-	return uffd_fill(f, t, 4096);
+	(void)t, (void)t0;
+	return uring_reads(f, f->fd, false, err);
 }
 
-static int m_uffd_64k(struct fill *f, char *t, double *t0)
+static int m_uring_fixed(struct fill *f, char *t, double *t0, struct err *err)
 {
-	(void)t0;
-	return uffd_fill(f, t, 64 << 10);
+	(void)t, (void)t0;
+	return uring_reads(f, f->fd, true, err);
 }
 
-static int m_uffd_2m(struct fill *f, char *t, double *t0)
+static int m_uring_direct(struct fill *f, char *t, double *t0, struct err *err)
+{
+	(void)t, (void)t0;
+	return uring_reads(f, f->dfd, false, err);
+}
+
+/* A userfaultfd with @t registered; the caller closes it. */
+static int uffd_on(struct fill *f, char *t, struct err *err)
+{
+	int uffd = uffd_open(0, err), ret;
+
+	if (uffd < 0)
+		return uffd;
+	ret = uffd_register_missing(uffd, (uint64_t)t, f->bytes);
+	if (ret) {
+		close(uffd);
+		return err_set(err, -ret, "UFFDIO_REGISTER: %s", strerror(-ret));
+	}
+	return uffd;
+}
+
+/* Register first, then read into a bounce buffer and UFFDIO_COPY @chunk at a time. */
+static int uffd_fill(struct fill *f, char *t, uint64_t chunk, struct err *err)
+{
+	char *bounce = aligned_alloc(f->ps, BOUNCE_BYTES);
+	int uffd = bounce ? uffd_on(f, t, err) : err_set(err, ENOMEM, "bounce buffer"), ret = 0;
+
+	for (size_t i = 0; uffd >= 0 && !ret && i < f->img.n; i++) {
+		uint64_t a = entry_addr(f, i), len = entry_len(f, i), off = f->img.e[i].offset;
+
+		for (uint64_t k = 0; !ret && k < len; k += BOUNCE_BYTES) {
+			uint64_t n = len - k < BOUNCE_BYTES ? len - k : BOUNCE_BYTES;
+			ssize_t got = pread(f->fd, bounce, n, off + k);
+
+			if (got != (ssize_t)n) {
+				ret = short_read(err, "pread", got, n, off + k);
+				break;
+			}
+			for (uint64_t c = 0; !ret && c < n; c += chunk) {
+				ret = uffd_copy(uffd, a + k + c, bounce + c, n - c < chunk ? n - c : chunk,
+						false);
+				if (ret)
+					err_set(err, -ret, "UFFDIO_COPY: %s", strerror(-ret));
+			}
+		}
+	}
+	free(bounce);
+	if (uffd < 0)
+		return uffd;
+	close(uffd);
+	return ret;
+}
+
+static int m_uffd_4k(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t0;
-	return uffd_fill(f, t, 2 << 20);
+	return uffd_fill(f, t, 4096, err);
+}
+
+static int m_uffd_64k(struct fill *f, char *t, double *t0, struct err *err)
+{
+	(void)t0;
+	return uffd_fill(f, t, 64 << 10, err);
+}
+
+static int m_uffd_2m(struct fill *f, char *t, double *t0, struct err *err)
+{
+	(void)t0;
+	return uffd_fill(f, t, 2 << 20, err);
 }
 
 /*
@@ -237,107 +304,107 @@ static int m_uffd_2m(struct fill *f, char *t, double *t0)
  * @thp: staging buffer and target MADV_HUGEPAGE, so a 2 MiB move takes a
  * whole THP as one PMD (the target of the other methods is 4 KiB only).
  */
-static int uffd_move_fill(struct fill *f, char *t, uint64_t chunk, bool thp)
+static int uffd_move_fill(struct fill *f, char *t, uint64_t chunk, bool thp, struct err *err)
 {
-	char why[160], *map = mmap(NULL, 2 * BOUNCE_BYTES, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *map = mmap(NULL, 2 * BOUNCE_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *stage = (char *)(((uint64_t)map + BOUNCE_BYTES - 1) & ~(BOUNCE_BYTES - 1));
 	uint64_t from = (uint64_t)t, end = (uint64_t)t + f->bytes, moved;
-	int uffd = uffd_create(why, sizeof(why)), ret = -1;
+	int uffd = -1, ret = 0;
 
-	if (uffd < 0 || map == MAP_FAILED ||
-	    madvise(stage, BOUNCE_BYTES, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ||
-	    (thp && madvise(t, f->bytes, MADV_HUGEPAGE)) ||
-	    uffd_register_missing(uffd, (uint64_t)t, f->bytes))
-		goto out;
-	for (size_t i = 0; i < f->img.n; i++) {
+	if (map == MAP_FAILED)
+		return err_sys(err, "mmap of the staging buffer");
+	if (madvise(stage, BOUNCE_BYTES, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ||
+	    (thp && madvise(t, f->bytes, MADV_HUGEPAGE)))
+		ret = err_sys(err, "madvise");
+	else
+		ret = uffd = uffd_on(f, t, err);
+	if (ret > 0)
+		ret = 0;
+	for (size_t i = 0; !ret && i < f->img.n; i++) {
 		uint64_t a = entry_addr(f, i), len = entry_len(f, i), off = f->img.e[i].offset;
 
-		for (uint64_t k = 0; k < len; ) {
+		for (uint64_t k = 0; !ret && k < len; ) {
 			uint64_t at = (a + k) & (BOUNCE_BYTES - 1);
 			uint64_t n = len - k < BOUNCE_BYTES - at ? len - k : BOUNCE_BYTES - at;
+			ssize_t got = pread(f->fd, stage + at, n, off + k);
 
-			if (pread(f->fd, stage + at, n, off + k) != (ssize_t)n)
-				goto out;
+			if (got != (ssize_t)n) {
+				ret = short_read(err, "pread", got, n, off + k);
+				break;
+			}
 			k += n;
 			if ((a + k) % BOUNCE_BYTES && a + k != end)
 				continue;
-			for (; from < a + k; from += chunk) {
+			for (; !ret && from < a + k; from += chunk) {
 				uint64_t c = a + k - from < chunk ? a + k - from : chunk;
-				int err = uffd_move(uffd, from, stage + (from & (BOUNCE_BYTES - 1)), c,
-						    &moved);
 
-				if (err) {
-					errno = -err;
-					goto out;
-				}
+				ret = uffd_move(uffd, from, stage + (from & (BOUNCE_BYTES - 1)), c, &moved);
+				if (ret)
+					err_set(err, -ret, "UFFDIO_MOVE: %s", strerror(-ret));
 			}
 		}
 	}
-	ret = 0;
-out:
-	if (map != MAP_FAILED)
-		munmap(map, 2 * BOUNCE_BYTES);
+	munmap(map, 2 * BOUNCE_BYTES);
 	if (uffd >= 0)
 		close(uffd);
 	return ret;
 }
 
-static int m_move_4k(struct fill *f, char *t, double *t0)
+static int m_move_4k(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t0;
-	return uffd_move_fill(f, t, 4096, false);
+	return uffd_move_fill(f, t, 4096, false, err);
 }
 
-static int m_move_64k(struct fill *f, char *t, double *t0)
+static int m_move_64k(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t0;
-	return uffd_move_fill(f, t, 64 << 10, false);
+	return uffd_move_fill(f, t, 64 << 10, false, err);
 }
 
-static int m_move_2m(struct fill *f, char *t, double *t0)
+static int m_move_2m(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t0;
-	return uffd_move_fill(f, t, 2 << 20, false);
+	return uffd_move_fill(f, t, 2 << 20, false, err);
 }
 
-static int m_move_2m_thp(struct fill *f, char *t, double *t0)
+static int m_move_2m_thp(struct fill *f, char *t, double *t0, struct err *err)
 {
 	(void)t0;
-	return uffd_move_fill(f, t, 2 << 20, true);
+	return uffd_move_fill(f, t, 2 << 20, true, err);
 }
 
 /* References: what no restore can beat. */
-static int r_memcpy_faulted(struct fill *f, char *t, double *t0)
+static int r_memcpy_faulted(struct fill *f, char *t, double *t0, struct err *err)
 {
 	if (madvise(t, f->bytes, MADV_POPULATE_WRITE))
-		return -1;
+		return err_sys(err, "MADV_POPULATE_WRITE");
 	*t0 = now_ns() / 1e9;	/* the faulting-in is not part of it */
 	memcpy(t, f->src, f->bytes);
 	return 0;
 }
 
-static int r_memcpy_fresh(struct fill *f, char *t, double *t0)
+static int r_memcpy_fresh(struct fill *f, char *t, double *t0, struct err *err)
 {
-	(void)t0;
+	(void)t0, (void)err;
 	memcpy(t, f->src, f->bytes);
 	return 0;
 }
 
-static int r_uffd_one(struct fill *f, char *t, double *t0)
+static int r_uffd_one(struct fill *f, char *t, double *t0, struct err *err)
 {
-	char why[160];
-	int uffd = uffd_create(why, sizeof(why)), ret;
+	int uffd = uffd_on(f, t, err), ret;
 
-	if (uffd < 0 || uffd_register_missing(uffd, (uint64_t)t, f->bytes))
-		return -1;
+	if (uffd < 0)
+		return uffd;
 	*t0 = now_ns() / 1e9;	/* nor is the registration */
 	ret = uffd_copy(uffd, (uint64_t)t, f->src, f->bytes, false);
 	close(uffd);
-	return ret ? -1 : 0;
+	return ret ? err_set(err, -ret, "UFFDIO_COPY: %s", strerror(-ret)) : 0;
 }
 
-static int r_seq_read(struct fill *f, char *t, double *t0)
+static int r_seq_read(struct fill *f, char *t, double *t0, struct err *err)
 {
 	char *buf = aligned_alloc(f->ps, 1 << 20);
 	uint64_t off = 0;
@@ -345,18 +412,18 @@ static int r_seq_read(struct fill *f, char *t, double *t0)
 
 	(void)t, (void)t0;
 	if (!buf)
-		return -1;
+		return err_set(err, ENOMEM, "a 1 MiB buffer");
 	while (got > 0 && off < f->bytes)
 		off += (got = pread(f->fd, buf, 1 << 20, off)) > 0 ? got : 0;
 	free(buf);
-	return off >= f->bytes ? 0 : -1;
+	return off >= f->bytes ? 0 : short_read(err, "pread", got, f->bytes - off, off);
 }
 
 static const struct fill_method {
 	const char *name;
 	const char *what;
 	bool reference;
-	int (*run)(struct fill *f, char *t, double *t0);
+	int (*run)(struct fill *f, char *t, double *t0, struct err *err);
 } methods[] = {
 	{ "read", "pread() per image entry into the target (clr, prctl)", false, m_read },
 	{ "preadv", "preadv() of consecutive entries into the target", false, m_preadv },
@@ -410,113 +477,172 @@ static bool make_cold(struct fill *f)
 	return resident < pages / 10;
 }
 
-static int write_image(struct fill *f, const char *dir)
+static int write_image(struct fill *f, const char *dir, struct err *err)
 {
 	struct img_writer w;
-	struct err err;
 	struct vma_rec v = { .start = f->base, .end = f->base + f->bytes, .prot = 3 };
 	const uint64_t chunk = 256;
+	int ret;
 
 	for (uint64_t i = 0; i < f->bytes / 8; i++)
 		((uint64_t *)f->src)[i] = i * 0x9e3779b97f4a7c15ULL;
-	if (img_writer_open(&w, dir, f->ps, &err))
-		goto fail;
-	for (uint64_t p = 0; p < f->bytes / f->ps; p += chunk)
-		if (img_writer_add(&w, f->base / f->ps + p, chunk, f->src + p * f->ps, &err))
-			goto fail_abort;
-	if (img_writer_finish(&w, &v, 1, &err))
-		goto fail;
-	if (img_open(&f->img, dir, &err))
-		goto fail;
-	return 0;
-fail_abort:
-	img_writer_abort(&w);
-fail:
-	fprintf(stderr, "lazybench: fill: %s/%s: %s\n", dir, err.file, err.msg);
-	return -1;
+	ret = img_writer_open(&w, dir, f->ps, err);
+	for (uint64_t p = 0; !ret && p < f->bytes / f->ps; p += chunk) {
+		ret = img_writer_add(&w, f->base / f->ps + p, chunk, f->src + p * f->ps, err);
+		if (ret)
+			img_writer_abort(&w);
+	}
+	if (!ret)
+		ret = img_writer_finish(&w, &v, 1, err);
+	if (!ret)
+		ret = img_open(&f->img, dir, err);
+	return ret ? err_wrap(err, "the image in %s", dir) : 0;
 }
 
-int bench_fill(const struct bench_opts *o)
+/* What each method needs of the kernel and the file system, known before any runs. */
+struct fill_env {
+	char uffd[sizeof(((struct err *)0)->msg)];	/* why no userfaultfd, "" if there is */
+	bool move;		/* UFFDIO_MOVE */
+	int uring;		/* io_uring_queue_init()'s result */
+	int direct;		/* errno of the O_DIRECT open, 0 if it opened */
+};
+
+static bool uses_uffd(const char *name)
+{
+	return !strncmp(name, "uffd-", 5) || !strcmp(name, "ref:uffd-copy-one");
+}
+
+/* Why @name cannot run here, or NULL. */
+static const char *unavailable(const struct fill_env *env, const char *name, char *buf, size_t len)
+{
+	if (uses_uffd(name) && env->uffd[0])
+		return env->uffd;
+	if (!strncmp(name, "uffd-move", 9) && !env->move)
+		return "UFFDIO_MOVE not supported by this kernel (needs 6.8)";
+	if (!strncmp(name, "io_uring", 8) && env->uring) {
+		snprintf(buf, len, "io_uring_setup: %s (kernel without CONFIG_IO_URING, or "
+			 "kernel.io_uring_disabled set)", strerror(-env->uring));
+		return buf;
+	}
+	if (!strcmp(name, "io_uring-direct") && env->direct) {
+		snprintf(buf, len, "O_DIRECT open of pages.img: %s (not supported by this file "
+			 "system?)", strerror(env->direct));
+		return buf;
+	}
+	return NULL;
+}
+
+static void fill_env_probe(struct fill *f, struct fill_env *env)
+{
+	struct io_uring probe;
+	struct err e;
+	int uffd = uffd_open(0, &e);
+
+	env->uffd[0] = '\0';
+	if (uffd >= 0)
+		close(uffd);
+	else
+		snprintf(env->uffd, sizeof(env->uffd), "%s", e.msg);
+	env->move = uffd_has_feature(UFFD_FEATURE_MOVE) == 1;
+	env->uring = io_uring_queue_init(1, &probe, 0);
+	if (!env->uring)
+		io_uring_queue_exit(&probe);
+	f->dfd = open(f->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	env->direct = f->dfd < 0 ? errno : 0;
+}
+
+/* Which methods are skipped and why, one note for each reason. */
+static void notes(const struct bench_opts *o, const struct fill_env *env)
+{
+	static const char *const first[][2] = {
+		{ "uffd-copy-4k", "userfaultfd methods" }, { "uffd-move-4k", "uffd-move methods" },
+		{ "io_uring", "io_uring methods" }, { "io_uring-direct", "io_uring-direct" },
+	};
+	const char *prev = NULL;
+	char buf[200];
+
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		const char *why = unavailable(env, first[i][0], buf, sizeof(buf));
+
+		/* uffd-move and io_uring-direct fail for their family's reason too: said once. */
+		if (why && (!prev || strcmp(why, prev)))
+			bench_note(o, "fill", "%s skipped: %s", first[i][1], why);
+		prev = why;
+	}
+}
+
+/* Every repetition of method @m, one row; 0 or -errno. */
+static int run_method(struct fill *f, const struct fill_method *m, bool cold, struct err *err)
+{
+	double secs[BENCH_REPEAT];
+	int ret;
+
+	for (int r = 0; r < BENCH_REPEAT; r++) {
+		char *t = target(f);
+		double t0;
+
+		if (!t)
+			return err_sys(err, "mmap of the target at %#llx", (unsigned long long)f->base);
+		if (cold)
+			make_cold(f);
+		t0 = now_ns() / 1e9;
+		ret = m->run(f, t, &t0, err);
+		secs[r] = now_ns() / 1e9 - t0;
+		if (!ret && memcmp(t, f->src, f->bytes) && strcmp(m->name, "ref:seq-read"))
+			ret = err_set(err, EIO, "filled wrong data");
+		drop(f, t);
+		if (ret)
+			return err_wrap(err, "%s", m->name);
+	}
+	bench_fill_row(f->o, m->name, m->what, cold, m->reference, f->bytes, secs, BENCH_REPEAT);
+	return 0;
+}
+
+int bench_fill(const struct bench_opts *o, struct err *err)
 {
 	struct fill f = { .o = o, .fd = -1, .dfd = -1, .base = BENCH_BASE,
 			  .bytes = o->fill_mib << 20, .ps = getpagesize() };
-	bool cold_possible, uring, move = uffd_has_feature(UFFD_FEATURE_MOVE) == 1;
-	struct io_uring probe;
+	struct fill_env env = { .uffd = "" };
+	bool cold_possible;
+	char why[200];
+	const char *no;
 	int ret = 0;
 
 	f.src = aligned_alloc(f.ps, f.bytes);
-	if (!f.src || write_image(&f, o->dir)) {
+	if (!f.src)
+		return err_set(err, ENOMEM, "%llu MiB for the source data",
+			       (unsigned long long)o->fill_mib);
+	ret = write_image(&f, o->scratch, err);
+	if (ret) {
 		free(f.src);
-		return -1;
+		return ret;
 	}
 	f.fd = f.img.pages_fd;
-	snprintf(f.path, sizeof(f.path), "%s/pages.img", o->dir);
-	f.dfd = open(f.path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	snprintf(f.path, sizeof(f.path), "%s/pages.img", o->scratch);
+	fill_env_probe(&f, &env);
+	/* The one method asked for: that it cannot run is the answer. */
+	no = o->method ? unavailable(&env, o->method, why, sizeof(why)) : NULL;
+	if (no) {
+		ret = err_set(err, EOPNOTSUPP, "--method %s: %s", o->method, no);
+		goto out;
+	}
+	if (!o->method)
+		notes(o, &env);
 	cold_possible = make_cold(&f);
-	uring = io_uring_queue_init(1, &probe, 0) == 0;
-	if (uring)
-		io_uring_queue_exit(&probe);
-	else
-		bench_note(o, "fill", "io_uring methods skipped: io_uring_setup() failed "
-			   "(kernel without CONFIG_IO_URING, or io_uring_disabled set)");
-	if (!move)
-		bench_note(o, "fill", "uffd-move methods skipped: UFFDIO_MOVE not supported by "
-			   "this kernel (needs 6.8)");
 	if (!cold_possible)
 		bench_note(o, "fill", "cold page cache not possible: %s keeps its pages (tmpfs?); "
 			   "only warm runs", o->dir);
-	for (int cold = 0; cold <= 1; cold++) {
+	for (int cold = 0; !ret && cold <= 1; cold++) {
 		if (cold && !cold_possible)
 			break;
-		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-			double best[BENCH_REPEAT];
-			int reps = 0;
-
-			if (!uring && !strncmp(methods[m].name, "io_uring", 8))
-				continue;
-			if (!move && !strncmp(methods[m].name, "uffd-move", 9))
-				continue;
+		for (size_t m = 0; !ret && m < sizeof(methods) / sizeof(methods[0]); m++) {
 			if (o->method && strcmp(o->method, methods[m].name))
 				continue;
-			if (!strcmp(methods[m].name, "io_uring-direct") && f.dfd < 0) {
-				bench_note(o, "fill", "io_uring-direct skipped: O_DIRECT open of %s: %s",
-					   f.path, "not supported by this file system");
+			if (unavailable(&env, methods[m].name, why, sizeof(why)))
 				continue;
-			}
 			if (cold && methods[m].reference && strcmp(methods[m].name, "ref:seq-read"))
 				continue;	/* memory-to-memory: no cache to be cold */
-			for (int r = 0; r < BENCH_REPEAT; r++) {
-				char *t = target(&f);
-				double t0;
-
-				if (!t) {
-					fprintf(stderr, "lazybench: fill: mmap at %#llx: %s\n",
-						(unsigned long long)f.base, strerror(errno));
-					ret = -1;
-					goto out;
-				}
-				if (cold)
-					make_cold(&f);
-				t0 = now_ns() / 1e9;
-				if (methods[m].run(&f, t, &t0)) {
-					fprintf(stderr, "lazybench: fill: %s: %s\n", methods[m].name,
-						strerror(errno));
-					drop(&f, t);
-					ret = -1;
-					goto out;
-				}
-				best[reps++] = now_ns() / 1e9 - t0;
-				if (memcmp(t, f.src, f.bytes) && strcmp(methods[m].name, "ref:seq-read")) {
-					fprintf(stderr, "lazybench: fill: %s filled wrong data\n",
-						methods[m].name);
-					drop(&f, t);
-					ret = -1;
-					goto out;
-				}
-				drop(&f, t);
-			}
-			bench_fill_row(o, methods[m].name, methods[m].what, cold, methods[m].reference,
-				       f.bytes, best, reps);
+			ret = run_method(&f, &methods[m], cold, err);
 		}
 	}
 out:
@@ -525,4 +651,9 @@ out:
 	img_close(&f.img);
 	free(f.src);
 	return ret;
+}
+
+const char *bench_fill_method(size_t i)
+{
+	return i < sizeof(methods) / sizeof(methods[0]) ? methods[i].name : NULL;
 }

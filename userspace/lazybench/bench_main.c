@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lazybench fill|faults [--dir DIR] [--fill-mib N] [--fault-pages N]
+ * lazybench fill|faults [OPTIONS] (lazybench --help)
  * Writes JSON lines to stdout; scripts/bench runs it and reports.
+ * Exit 2: bad usage, one line saying what; 1: a run failed, or the
+ * kernel lacks what it needs, named.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bench.h"
 
@@ -53,59 +51,30 @@ void bench_fill_row(const struct bench_opts *o, const char *name, const char *wh
 	fflush(o->out);
 }
 
-static int usage(const char *why)
-{
-	fprintf(stderr, "lazybench: %s\n"
-		"usage: lazybench fill|faults [--dir DIR] [--fill-mib N] [--fault-pages N] [--method M]\n"
-		"  fill    image files -> destination memory, every method and the limits\n"
-		"  faults  lazy fault service: lazyrestore's handler vs a bare uffd round trip\n"
-		"  --method M: fill with that method only (to profile it: perf record lazybench ...)\n"
-		"Prints JSON lines; scripts/bench makes the table and plots.\n", why);
-	return 2;
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'd' },
-		{ "fill-mib", required_argument, NULL, 'f' },
-		{ "fault-pages", required_argument, NULL, 'p' },
-		{ "method", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct bench_opts o = { .dir = "/tmp", .fill_mib = 256, .fault_pages = 4096, .out = stdout };
-	char *end;
-	int opt;
+	struct bench_opts o = { .dir = "/tmp", .fill_mib = 256, .fault_pages = 4096,
+				.placement = BENCH_SAME_CPU, .out = stdout };
+	struct err err = { .msg = "" };
+	char buf[sizeof(err.msg) + 64];
+	int ret = bench_parse_args(&o, argc, argv, &err);
 
-	if (argc < 2 || (strcmp(argv[1], "fill") && strcmp(argv[1], "faults")))
-		return usage("the commands are fill and faults");
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		unsigned long long v = 0;
-
-		if (opt == 'f' || opt == 'p') {
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (errno || *end || !v || v > (1ULL << 20))
-				return usage(opt == 'f' ? "--fill-mib takes a number of MiB, 1 to 1048576" :
-					     "--fault-pages takes a number of pages, 1 to 1048576");
-		}
-		if (opt == 'd')
-			o.dir = optarg;
-		else if (opt == 'f')
-			o.fill_mib = v;
-		else if (opt == 'p')
-			o.fault_pages = v;
-		else if (opt == 'm')
-			o.method = optarg;
-		else
-			return usage("unknown option");
+	if (ret == 1) {
+		bench_usage(stdout);
+		return 0;
 	}
-	if (optind != argc)
-		return usage("unexpected argument");
-	if (mkdir(o.dir, 0700) && errno != EEXIST) {
-		fprintf(stderr, "lazybench: --dir %s: %s\n", o.dir, strerror(errno));
+	if (!ret)
+		ret = bench_dir_open(&o, &err);
+	if (ret) {
+		fprintf(stderr, "lazybench: %s (lazybench --help)\n", err.msg);
+		return 2;
+	}
+	ret = o.cmd == BENCH_FILL ? bench_fill(&o, &err) : bench_faults(&o, &err);
+	bench_dir_close(&o);
+	if (ret) {
+		fprintf(stderr, "lazybench: %s: %s\n", o.cmd == BENCH_FILL ? "fill" : "faults",
+			err_str(&err, buf, sizeof(buf)));
 		return 1;
 	}
-	return (!strcmp(argv[1], "fill") ? bench_fill(&o) : bench_faults(&o)) ? 1 : 0;
+	return 0;
 }

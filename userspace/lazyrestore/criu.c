@@ -50,12 +50,12 @@ struct criu_run {
 	bool keep;		/* something failed: the logs stay for a look */
 };
 
-static int failf(struct criu_run *c, const char *fmt, ...)
+static int criu_fail(struct criu_run *c, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	result_errorv(c->res, fmt, ap);
+	result_failv(c->res, fmt, ap);
 	va_end(ap);
 	c->keep = true;
 	return -1;
@@ -98,7 +98,7 @@ static int criu_failed(struct criu_run *c, const char *step)
 {
 	char why[160];
 
-	return failf(c, "criu %s failed: %s (logs in %s)", step,
+	return criu_fail(c, "criu %s failed: %s (logs in %s)", step,
 		     step_error(c, step, why, sizeof(why)), c->dir);
 }
 
@@ -142,7 +142,7 @@ static pid_t criu_spawn(struct criu_run *c, const char *step, const char *const 
 		_exit(127);
 	}
 	if (pid < 0)
-		failf(c, "fork: %s", strerror(errno));
+		criu_fail(c, "fork: %s", strerror(errno));
 	return pid;
 }
 
@@ -186,7 +186,7 @@ static int run_step(struct criu_run *c, const char *step, const char *const *arg
 	int status = run_criu(c, step, args);
 
 	if (status == -2)
-		return failf(c, "criu %s did not finish in %d s (logs in %s)", step,
+		return criu_fail(c, "criu %s did not finish in %d s (logs in %s)", step,
 			     CRIU_TIMEOUT_MS / 1000, c->dir);
 	return status <= 0 ? status : criu_failed(c, step);
 }
@@ -200,7 +200,7 @@ static pid_t start_server(struct criu_run *c, const char *step, const char *cons
 	struct pollfd pf;
 
 	if (pipe2(p, O_CLOEXEC))
-		return failf(c, "pipe: %s", strerror(errno));
+		return criu_fail(c, "pipe: %s", strerror(errno));
 	pid = criu_spawn(c, step, args, p[1]);
 	close(p[1]);
 	if (pid < 0) {
@@ -226,11 +226,11 @@ static int loopback_up(struct criu_run *c)
 	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
 
 	if (sk < 0)
-		return failf(c, "socket: %s", strerror(errno));
+		return criu_fail(c, "socket: %s", strerror(errno));
 	if (ioctl(sk, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(sk, SIOCSIFFLAGS, &ifr))
-			ret = failf(c, "bringing lo up for the page server: %s", strerror(errno));
+			ret = criu_fail(c, "bringing lo up for the page server: %s", strerror(errno));
 	}
 	close(sk);
 	return ret;
@@ -255,10 +255,10 @@ static int start_workload(struct criu_run *c)
 	snprintf(ready, sizeof(ready), "%s/ready", c->dir);
 	snprintf(verdict, sizeof(verdict), "%s/verdict", c->dir);
 	if (pipe2(p, O_CLOEXEC))
-		return failf(c, "pipe: %s", strerror(errno));
+		return criu_fail(c, "pipe: %s", strerror(errno));
 	c->holder = fork();
 	if (c->holder < 0)
-		return failf(c, "fork: %s", strerror(errno));
+		return criu_fail(c, "fork: %s", strerror(errno));
 	if (c->holder == 0) {
 		pid_t w;
 
@@ -293,7 +293,7 @@ static int start_workload(struct criu_run *c)
 	close(p[1]);
 	if (read(p[0], &c->workload, sizeof(c->workload)) != sizeof(c->workload)) {
 		close(p[0]);
-		return failf(c, "the workload did not start (no PID namespace?)");
+		return criu_fail(c, "the workload did not start (no PID namespace?)");
 	}
 	close(p[0]);
 	for (int i = 0; i < 6000; i++) {
@@ -301,11 +301,11 @@ static int start_workload(struct criu_run *c)
 			return 0;
 		if (waitpid(c->holder, &status, WNOHANG) == c->holder) {
 			c->holder = 0;
-			return failf(c, "the workload died before it was ready");
+			return criu_fail(c, "the workload died before it was ready");
 		}
 		usleep(10000);
 	}
-	return failf(c, "the workload did not get ready in 60 s");
+	return criu_fail(c, "the workload did not get ready in 60 s");
 }
 
 /* Sum of the numbers after @key on the lines of @path that hold it. */
@@ -349,6 +349,7 @@ static int migrate_with_criu(struct criu_run *c)
 	struct task_verdict v;
 	int *src_nodes = NULL;
 	char why[160];
+	struct err e;
 	size_t nsv = 0, ndv = 0;
 	double t0, t_freeze, t_restore, t_restored, t_lazy_done;
 	FILE *f;
@@ -359,13 +360,13 @@ static int migrate_with_criu(struct criu_run *c)
 	snprintf(pidfile, sizeof(pidfile), "%s/restored.pid", c->dir);
 	snprintf(port, sizeof(port), "%d", c->port);
 	if (mkdir(pre, 0700) || mkdir(dump, 0700))
-		return failf(c, "mkdir in %s: %s", c->dir, strerror(errno));
+		return criu_fail(c, "mkdir in %s: %s", c->dir, strerror(errno));
 	/* criu's own feature detection binds to 127.0.0.1, too */
 	if (loopback_up(c))
 		return -1;
 	if (run_criu(c, "check", (const char *[]){ NULL })) {
 		/* A machine criu cannot run on: say why, keep no logs behind. */
-		failf(c, "criu check failed: %s", step_error(c, "check", why, sizeof(why)));
+		criu_fail(c, "criu check failed: %s", step_error(c, "check", why, sizeof(why)));
 		c->res->unavailable = true;
 		c->keep = false;
 		return -1;
@@ -382,9 +383,8 @@ static int migrate_with_criu(struct criu_run *c)
 
 	vma_side_of(c->workload, &c->l, &c->res->src, &sv, &nsv);
 	/* The dump takes the source away: where its pages sit is asked now. */
-	if (c->cfg->numa && !(src_nodes = vma_nodes(c->workload, &c->l, c->res->pages, why,
-						     sizeof(why)))) {
-		r = failf(c, "--numa: %s", why);
+	if (c->cfg->numa && !(src_nodes = vma_nodes(c->workload, &c->l, c->res->pages, &e))) {
+		r = criu_fail(c, "--numa: %s", e.msg);
 		goto out;
 	}
 	c->res->thp_hg_src_kb = vma_thp_in(sv, nsv, c->l.vma[LAYOUT_HG].start,
@@ -417,14 +417,17 @@ static int migrate_with_criu(struct criu_run *c)
 		goto out;
 	c->res->downtime_ms = t_restored - t_freeze;
 	f = fopen(pidfile, "re");
-	r = f && fscanf(f, "%d", &c->restored) == 1 ? 0 : failf(c, "no PID in %s", pidfile);
+	r = f && fscanf(f, "%d", &c->restored) == 1 ? 0 : criu_fail(c, "no PID in %s", pidfile);
 	if (f)
 		fclose(f);
 	if (r)
 		goto out;
 	/* Resumed at once: the task's post-copy actions meet criu's lazy-pages daemon. */
 	if (kill(c->restored, SIGUSR1)) {
-		r = failf(c, "the restored workload is gone: %s", strerror(errno));
+		r = errno == ESRCH ?
+		    criu_fail(c, "the restored workload (pid %d) is gone", (int)c->restored) :
+		    criu_fail(c, "signalling the restored workload (pid %d): %s",
+			      (int)c->restored, strerror(errno));
 		goto out;
 	}
 
@@ -449,11 +452,11 @@ static int migrate_with_criu(struct criu_run *c)
 	     usleep(20000))
 		r = selfcheck_read_verdict(path, &v);
 	if (r) {
-		r = failf(c, "the restored workload died before its self-check (%s)", path);
+		r = criu_fail(c, "the restored workload died before its self-check (%s)", path);
 		goto out;
 	}
 	if (v.error) {
-		r = failf(c, "the restored workload's post-copy actions failed: %s",
+		r = criu_fail(c, "the restored workload's post-copy actions failed: %s",
 			  strerror((int)-v.error));
 		goto out;
 	}
@@ -467,10 +470,10 @@ static int migrate_with_criu(struct criu_run *c)
 	c->res->thp_hg_lazy_kb = vma_thp_in(dv, ndv, c->l.vma[LAYOUT_HG].start,
 					    c->l.vma[LAYOUT_HG].end);
 	if (src_nodes) {
-		int *dst_nodes = vma_nodes(c->restored, &c->l, c->res->pages, why, sizeof(why));
+		int *dst_nodes = vma_nodes(c->restored, &c->l, c->res->pages, &e);
 
 		if (!dst_nodes) {
-			r = failf(c, "--numa: %s", why);
+			r = criu_fail(c, "--numa: %s", e.msg);
 			goto out;
 		}
 		vma_nodes_differ(c->res, &c->l, src_nodes, dst_nodes);
@@ -524,11 +527,11 @@ void criu_migrate(const struct config *cfg, const struct strategy *st, struct re
 	/* Its own directory: logs of an earlier failed run stay where they were said to be. */
 	snprintf(c.dir, sizeof(c.dir), "%s/criu-%s.XXXXXX", cfg->image_dir, st->criu);
 	if (mkdir(cfg->image_dir, 0700) && errno != EEXIST) {
-		failf(&c, "mkdir %s: %s", cfg->image_dir, strerror(errno));
+		criu_fail(&c, "mkdir %s: %s", cfg->image_dir, strerror(errno));
 		return;
 	}
 	if (!mkdtemp(c.dir)) {
-		failf(&c, "mkdtemp %s: %s", c.dir, strerror(errno));
+		criu_fail(&c, "mkdtemp %s: %s", c.dir, strerror(errno));
 		return;
 	}
 	/* The restored tree is criu's child; once criu is gone, ours to reap. */

@@ -24,10 +24,10 @@
 #include "uffd.h"
 #include "uffd_move.h"
 
-static int die(const char *what, int err)
+/* What failed and the errno behind it; returns -@code. */
+static int fail(struct err *e, const char *what, int code)
 {
-	fprintf(stderr, "lazyrestore: destination: %s: %s\n", what, strerror(err));
-	return 1;
+	return err_set(e, code, "%s: %s", what, strerror(code));
 }
 
 struct fill {
@@ -142,48 +142,37 @@ static void *drain_events(void *arg)
 	return NULL;
 }
 
-/* The image is not what was written: its file and offset named. Returns 1. */
-static int refuse(const struct dest_args *a, const struct err *err)
-{
-	fprintf(stderr, "lazyrestore: refusing the image: %s/%s at offset %llu: %s\n",
-		a->image_dir, err->file, (unsigned long long)err->offset, err->msg);
-	return 1;
-}
-
 /*
  * Early fill: say the fill is done, wait for the freeze's round (the one
  * after @set's, filled already), and make its lazy pages missing again. A THP that holds one of them is split;
  * the holes are what userfaultfd serves.
  */
 static int discard_lazy(const struct dest_args *a, const struct image_set *set,
-			const uint64_t *fill_ns, int uffd, bool registered)
+			const uint64_t *fill_ns, int uffd, bool registered, struct err *e)
 {
-	struct err err = { .file = "", .offset = 0, .msg = "" };
 	struct drain d = { .uffd = uffd, .stop = false };
 	char dir[512], label[IMG_LABEL_MAX];
 	struct image img;
 	uint64_t ps = getpagesize();
 	pthread_t t;
-	char c;
 	int ret = 0;
 
-	if (proto_write_all(a->sock, fill_ns, sizeof(*fill_ns)))
-		return die("saying the fill is done", errno);
-	if (proto_read_all(a->sock, &c, 1, 600000))
-		return die("waiting for the freeze's round", errno ? errno : EPIPE);
+	if (proto_send(a->sock, PROTO_FILLED, fill_ns, sizeof(*fill_ns), e) ||
+	    proto_recv(a->sock, PROTO_LAZY_ROUND, NULL, 0, -1, NULL, e))
+		return -1;
 	/* That round alone: the others were opened and checked, and this is the downtime. */
 	snprintf(dir, sizeof(dir), "%s/%zu", a->image_dir, set->n + 1);
 	snprintf(label, sizeof(label), "%zu/", set->n + 1);
-	if (img_open_as(&img, dir, label, &err))
-		return refuse(a, &err);
+	if (img_open_as(&img, dir, label, e))
+		return -1;
 	if (registered && pthread_create(&t, NULL, drain_events, &d)) {
 		img_close(&img);
-		return die("a thread for the remove events", EAGAIN);
+		return fail(e, "a thread for the remove events", EAGAIN);
 	}
 	for (size_t i = 0; !ret && i < img.lazy.n; i++)
 		if (madvise((void *)(img.lazy.v[i].start * ps), img.lazy.v[i].len * ps,
 			    MADV_DONTNEED))
-			ret = die("MADV_DONTNEED of the lazy set", errno);
+			ret = fail(e, "MADV_DONTNEED of the lazy set", errno);
 	if (registered) {
 		d.stop = true;
 		pthread_join(t, NULL);
@@ -215,10 +204,9 @@ static int expect_kept(struct fill *f, const struct image_set *set)
 
 /* Map, fill and register the image's VMAs with the strategy's advice. */
 static int fill_and_register(const struct dest_args *a, const struct image_set *set, int uffd,
-			     struct dest_report *rep)
+			     struct dest_report *rep, struct err *e)
 {
 	const struct strategy *st = a->st;
-	struct err err = { .file = "", .offset = 0, .msg = "" };
 	uint64_t t0;
 	struct fill f = { .uffd = st->register_first ? uffd : -1 };
 	struct uffd_mover mv;
@@ -229,21 +217,21 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 
 		if (mmap((void *)v->start, v->end - v->start, v->prot, MAP_PRIVATE | MAP_ANONYMOUS |
 			 MAP_FIXED_NOREPLACE, -1, 0) != (void *)v->start)
-			return die("mmap at the source's address", errno);
+			return fail(e, "mmap at the source's address", errno);
 		/* Before the fill: pages are placed when they are first touched. */
 		if (numa_apply(v))
-			return die("mbind to the source's NUMA policy", errno);
+			return fail(e, "mbind to the source's NUMA policy", errno);
 		if (st->before_fill && st->before_fill(v))
-			return die("madvise before the fill", errno);
+			return fail(e, "madvise before the fill", errno);
 		if (st->register_first && uffd_register_missing(uffd, v->start, v->end - v->start))
-			return die("UFFDIO_REGISTER", errno);
+			return fail(e, "UFFDIO_REGISTER", errno);
 	}
 	t0 = now_ns();
 	ret = 0;
 	if (st->fill_move) {
 		ret = uffd_mover_init(&mv, uffd, set->vmas, set->nvmas);
 		if (ret)
-			return die("staging memory for UFFDIO_MOVE", -ret);
+			return fail(e, "staging memory for UFFDIO_MOVE", -ret);
 		f.mv = &mv;
 		ret = expect_kept(&f, set);
 		if (!ret)
@@ -253,7 +241,7 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 	for (size_t r = 0; !ret && r < set->n; r++) {
 		f.img = &set->round[r].img;
 		f.skip = &set->round[r].skip;
-		ret = fill_all(&f, &err);	/* its errors name the round: "2/pages.img" */
+		ret = fill_all(&f, e);	/* its errors name the round: "2/pages.img" */
 	}
 	if (f.mv) {
 		rep->move_pmds = mv.stats.pmd_moves;
@@ -261,13 +249,13 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 		rep->move_copied = mv.stats.pages_copied;
 		uffd_mover_free(&mv);
 	}
-	if (ret && err.file[0])
-		return refuse(a, &err);
+	if (ret && e->file[0])
+		return ret;
 	if (ret)
-		return die(f.mv ? "filling from the image by UFFDIO_MOVE" : "filling from the image", -ret);
+		return fail(e, f.mv ? "filling from the image by UFFDIO_MOVE" : "filling from the image", -ret);
 	rep->fill_ns = now_ns() - t0;
-	if (a->early && discard_lazy(a, set, &rep->fill_ns, uffd, st->register_first))
-		return 1;
+	if (a->early && discard_lazy(a, set, &rep->fill_ns, uffd, st->register_first, e))
+		return -1;
 	/* Give khugepaged two full scans of the partially filled memory. */
 	if (a->wait_khugepaged)
 		khugepaged_wait_scans(2, 30);
@@ -275,9 +263,9 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
 		const struct vma_rec *v = &set->vmas[i];
 
 		if (!st->register_first && uffd_register_missing(uffd, v->start, v->end - v->start))
-			return die("UFFDIO_REGISTER", errno);
+			return fail(e, "UFFDIO_REGISTER", errno);
 		if (st->after_register && st->after_register(v))
-			return die("madvise after registration", errno);
+			return fail(e, "madvise after registration", errno);
 	}
 	return 0;
 }
@@ -288,59 +276,75 @@ static int fill_and_register(const struct dest_args *a, const struct image_set *
  * measured before the window closes.
  */
 static int restore(const struct dest_args *a, const struct image_set *set, int uffd,
-		   struct dest_report *rep)
+		   struct dest_report *rep, struct err *e)
 {
 	const struct strategy *st = a->st;
 	struct running_region rr = { .map = NULL };
 	int ret = 0, err;
 
 	if (a->running_bytes && (err = running_region_map(&rr, a->running_bytes)))
-		ret = die("mapping the running region", -err);
+		ret = fail(e, "mapping the running region", -err);
 	if (!ret && st->process_before && st->process_before())
-		ret = die("strategy setup", errno);
+		ret = fail(e, "strategy setup", errno);
 	if (!ret && a->running_bytes && (err = running_region_start(&rr)))
-		ret = die("starting the running region's thread", -err);
+		ret = fail(e, "starting the running region's thread", -err);
 	if (!ret)
-		ret = fill_and_register(a, set, uffd, rep);
+		ret = fill_and_register(a, set, uffd, rep, e);
 	if (!ret && a->running_bytes && (err = running_region_finish(&rr, &rep->running)))
-		ret = die("reading the running region's THP from smaps", -err);
+		ret = fail(e, "reading the running region's THP from smaps", -err);
 	if (!ret && st->process_after && st->process_after())
-		ret = die("strategy teardown", errno);
+		ret = fail(e, "strategy teardown", errno);
 	running_region_unmap(&rr);
 	return ret;
+}
+
+/* Why the destination gives up, told to the orchestrator, which reports it. */
+static int give_up(const struct dest_args *a, const struct err *e)
+{
+	char msg[PROTO_MAX_LEN];
+	struct err ignored;
+	int n;
+
+	if (e->file[0])
+		n = snprintf(msg, sizeof(msg), "refusing the image: %s/%s at offset %llu: %s",
+			     a->image_dir, e->file, (unsigned long long)e->offset, e->msg);
+	else
+		n = snprintf(msg, sizeof(msg), "%s", e->msg);
+	/* The orchestrator may be gone already: then nobody is left to tell. */
+	proto_send(a->sock, PROTO_ERROR, msg, n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1,
+		   &ignored);
+	return 1;
 }
 
 int dest_run(const struct dest_args *a)
 {
 	struct image_set set;
-	struct err err;
+	struct err e = { .code = 0 };
 	struct dest_report rep = { .fill_ns = 0 };
 	struct task_verdict v;
-	char why[160], go;
 	int uffd, rc;
 
-	if (img_set_open(&set, a->image_dir, &err))
-		return refuse(a, &err);
-	uffd = uffd_create_events(why, sizeof(why));
+	if (img_set_open(&set, a->image_dir, &e))
+		return give_up(a, &e);
+	uffd = uffd_open_events(&e);
 	if (uffd < 0) {
-		fprintf(stderr, "lazyrestore: destination: %s\n", why);
 		img_set_close(&set);
-		return 1;
+		return give_up(a, &e);
 	}
-	rc = restore(a, &set, uffd, &rep);
-	if (!rc && proto_send_fd(a->sock, uffd, &rep, sizeof(rep)))
-		rc = die("passing the userfaultfd", errno);
+	rc = restore(a, &set, uffd, &rep, &e);
+	if (!rc)
+		rc = proto_send_fd(a->sock, PROTO_UFFD, uffd, &rep, sizeof(rep), &e);
 	close(uffd);
-	if (!rc && read(a->sock, &go, 1) != 1)
-		rc = die("waiting for go", errno ? errno : EPIPE);
+	if (!rc)
+		rc = proto_recv(a->sock, PROTO_GO, NULL, 0, -1, NULL, &e);
 	/* Resumed: the task goes on where the source stopped; lazy pages fault as it meets them. */
 	if (!rc) {
 		task_resume(task_of_vma(set.vmas), &a->plan, &v);
-		if (proto_write_all(a->sock, &v, sizeof(v)))
-			rc = die("sending the task's verdict", errno);
+		rc = proto_send(a->sock, PROTO_VERDICT, &v, sizeof(v), &e);
 	}
-	if (!rc && read(a->sock, &go, 1) != 1)	/* "bye": smaps has been read */
-		rc = 1;
+	/* Bye: the orchestrator has read what it needed of this process (smaps). */
+	if (!rc)
+		rc = proto_recv(a->sock, PROTO_BYE, NULL, 0, -1, NULL, &e);
 	img_set_close(&set);
-	return rc;
+	return rc ? give_up(a, &e) : 0;
 }

@@ -50,27 +50,27 @@ static int uffd_features(uint64_t *features)
 }
 
 /* Registers and write-protects one range; on failure says why. */
-static int arm_range(int fd, const struct dirty_range *r, char *why, size_t len)
+static int arm_range(int fd, const struct dirty_range *r, struct err *e)
 {
-	unsigned long long s = r->start, e = r->end;
+	unsigned long long s = r->start, end = r->end;
 	struct uffdio_register reg = {
-		.range = { .start = s, .len = e - s },
+		.range = { .start = s, .len = end - s },
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
 	struct uffdio_writeprotect wp = {
-		.range = { .start = s, .len = e - s },
+		.range = { .start = s, .len = end - s },
 		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
 	};
 	int err;
 
 	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
 		err = errno;
-		snprintf(why, len, "UFFDIO_REGISTER_MODE_WP [%#llx, %#llx): %s%s", s, e,
+		err_set(e, err, "UFFDIO_REGISTER_MODE_WP [%#llx, %#llx): %s%s", s, end,
 			 strerror(err), err == EBUSY ? " (registered to another uffd)" : "");
 		return -err;
 	}
 	if (!(reg.ioctls & (1ULL << _UFFDIO_WRITEPROTECT))) {
-		snprintf(why, len, "UFFDIO_WRITEPROTECT not offered for [%#llx, %#llx)", s, e);
+		err_set(e, 0, "UFFDIO_WRITEPROTECT not offered for [%#llx, %#llx)", s, end);
 		return -EOPNOTSUPP;
 	}
 	/*
@@ -80,37 +80,37 @@ static int arm_range(int fd, const struct dirty_range *r, char *why, size_t len)
 	 */
 	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) {
 		err = errno;
-		snprintf(why, len, "UFFDIO_WRITEPROTECT [%#llx, %#llx): %s", s, e, strerror(err));
+		err_set(e, err, "UFFDIO_WRITEPROTECT [%#llx, %#llx): %s", s, end, strerror(err));
 		return -err;
 	}
 	return 0;
 }
 
-int dirty_track_arm(const struct dirty_range *ranges, size_t n, char *why, size_t len)
+int dirty_track_arm(const struct dirty_range *ranges, size_t n, struct err *e)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	struct uffdio_api api = { .api = UFFD_API };
 	uint64_t have;
 	int fd, ret;
 
-	snprintf(why, len, "%s", "");
+	err_set(e, 0, "%s", "");
 	for (size_t i = 0; i < n; i++) {
 		const struct dirty_range *r = &ranges[i];
 
 		if (r->start % ps || r->end % ps || r->end <= r->start) {
-			snprintf(why, len, "range [%#llx, %#llx) empty or not page-aligned",
+			err_set(e, 0, "range [%#llx, %#llx) empty or not page-aligned",
 				 (unsigned long long)r->start, (unsigned long long)r->end);
 			return -EINVAL;
 		}
 	}
 	ret = uffd_features(&have);
 	if (ret) {
-		snprintf(why, len, "userfaultfd: %s%s", strerror(-ret), ret == -EPERM ?
+		err_set(e, 0, "userfaultfd: %s%s", strerror(-ret), ret == -EPERM ?
 			 " (vm.unprivileged_userfaultfd=0, kernel before 5.11)" : "");
 		return ret;
 	}
 	if (!(have & UFFD_FEATURE_WP_ASYNC)) {
-		snprintf(why, len, "UFFD_FEATURE_WP_ASYNC not supported by this kernel %s",
+		err_set(e, 0, "UFFD_FEATURE_WP_ASYNC not supported by this kernel %s",
 			 have & UFFD_FEATURE_PAGEFAULT_FLAG_WP ? "(needs 6.7)" :
 			 "(needs 6.7 and uffd-wp in the arch)");
 		return -EOPNOTSUPP;
@@ -119,16 +119,16 @@ int dirty_track_arm(const struct dirty_range *ranges, size_t n, char *why, size_
 	api.features = UFFD_FEATURE_WP_ASYNC | (have & UFFD_FEATURE_WP_UNPOPULATED);
 	fd = uffd_open();
 	if (fd < 0) {
-		snprintf(why, len, "userfaultfd: %s", strerror(-fd));
+		err_set(e, 0, "userfaultfd: %s", strerror(-fd));
 		return fd;
 	}
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		ret = -errno;
-		snprintf(why, len, "UFFDIO_API(WP_ASYNC): %s", strerror(-ret));
+		err_set(e, 0, "UFFDIO_API(WP_ASYNC): %s", strerror(-ret));
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ret = arm_range(fd, &ranges[i], why, len);
+		ret = arm_range(fd, &ranges[i], e);
 		if (ret)
 			goto fail;
 	}
@@ -221,7 +221,7 @@ static int maps_scan(struct dirty_track *t, uint64_t lo, uint64_t hi, uint64_t *
 	return ret;
 }
 
-static int open_proc(pid_t pid, const char *what, int flags, char *why, size_t len)
+static int open_proc(pid_t pid, const char *what, int flags, struct err *e)
 {
 	char path[64];
 	int fd;
@@ -230,7 +230,7 @@ static int open_proc(pid_t pid, const char *what, int flags, char *why, size_t l
 	fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		fd = errno == ENOENT ? -ESRCH : -errno;
-		snprintf(why, len, "%s: %s", path, strerror(-fd));
+		err_set(e, 0, "%s: %s", path, strerror(-fd));
 	}
 	return fd;
 }
@@ -261,7 +261,7 @@ static int wp_reset(struct dirty_track *t)
 	return 0;
 }
 
-int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, char *why, size_t len)
+int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, struct err *e)
 {
 	char scan_why[128] = "";
 	int ret;
@@ -270,11 +270,11 @@ int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, char *why, si
 		.pid = pid, .pagemap_fd = -1, .clear_refs_fd = -1, .maps_fd = -1,
 		.page_size = sysconf(_SC_PAGESIZE), .vec_len = DIRTY_TRACK_VEC,
 	};
-	snprintf(why, len, "%s", "");
-	ret = t->pagemap_fd = open_proc(pid, "pagemap", O_RDONLY, why, len);
+	err_set(e, 0, "%s", "");
+	ret = t->pagemap_fd = open_proc(pid, "pagemap", O_RDONLY, e);
 	if (ret < 0)
 		goto fail;
-	ret = t->maps_fd = open_proc(pid, "maps", O_RDONLY, why, len);
+	ret = t->maps_fd = open_proc(pid, "maps", O_RDONLY, e);
 	if (ret < 0)
 		goto fail;
 	if (armed) {
@@ -286,7 +286,7 @@ int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, char *why, si
 			t->vec = calloc(DIRTY_TRACK_VEC, sizeof(*t->vec));
 			ret = t->vec ? wp_reset(t) : -ENOMEM;
 			if (ret) {
-				snprintf(why, len, "PAGEMAP_SCAN of pid %d: %s", (int)pid,
+				err_set(e, 0, "PAGEMAP_SCAN of pid %d: %s", (int)pid,
 					 strerror(-ret));
 				goto fail;
 			}
@@ -301,21 +301,21 @@ int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, char *why, si
 		snprintf(scan_why, sizeof(scan_why), "not armed by the tracked process");
 	}
 	if (!soft_dirty_works(t->page_size)) {
-		snprintf(why, len, "%s; soft-dirty not supported by this kernel %s", scan_why,
+		err_set(e, 0, "%s; soft-dirty not supported by this kernel %s", scan_why,
 			 "(CONFIG_MEM_SOFT_DIRTY unset)");
 		ret = -EOPNOTSUPP;
 		goto fail;
 	}
-	ret = t->clear_refs_fd = open_proc(pid, "clear_refs", O_WRONLY, why, len);
+	ret = t->clear_refs_fd = open_proc(pid, "clear_refs", O_WRONLY, e);
 	if (ret < 0)
 		goto fail;
 	ret = clear_soft_dirty(t);
 	if (ret) {
-		snprintf(why, len, "/proc/%d/clear_refs: %s", (int)pid, strerror(-ret));
+		err_set(e, 0, "/proc/%d/clear_refs: %s", (int)pid, strerror(-ret));
 		goto fail;
 	}
 	t->method = DIRTY_SOFT_DIRTY;
-	snprintf(why, len, "%s", scan_why);
+	err_set(e, 0, "%s", scan_why);
 	return 0;
 fail:
 	dirty_track_close(t);

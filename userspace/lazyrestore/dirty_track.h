@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "runs.h"
 
 /* Bytes [start, end) of the tracked process; both page-aligned. */
@@ -44,11 +45,11 @@ struct dirty_range {
  *
  * Returns the fd, which B must keep open for as long as it is tracked:
  * closing it unregisters the ranges and the next collect fails -EPERM. On
- * failure -errno, with @why (of @len bytes) naming what is missing, e.g.
+ * failure -errno, with @e naming what is missing, e.g.
  * -EOPNOTSUPP "UFFD_FEATURE_WP_ASYNC not supported by this kernel (needs
  * 6.7)". Nothing stays registered on failure.
  */
-int dirty_track_arm(const struct dirty_range *ranges, size_t n, char *why, size_t len);
+int dirty_track_arm(const struct dirty_range *ranges, size_t n, struct err *e);
 
 enum dirty_method {
 	DIRTY_WP_ASYNC,
@@ -93,13 +94,13 @@ struct dirty_track {
  * PAGEMAP_SCAN, soft-dirty. Either way the tracking restarts now: every
  * tracked page counts as clean. Needs ptrace-read access to @pid.
  *
- * Returns 0 with t->method set; @why then says why it is not uffd-wp-async
+ * Returns 0 with t->method set; @e->msg then says why it is not uffd-wp-async
  * ("" when it is). -errno when neither method works, e.g. -EOPNOTSUPP
  * "soft-dirty not supported by this kernel (CONFIG_MEM_SOFT_DIRTY unset)",
  * or /proc/@pid cannot be opened (-ESRCH, -EACCES). On failure @t needs
  * no dirty_track_close().
  */
-int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, char *why, size_t len);
+int dirty_track_open(struct dirty_track *t, pid_t pid, bool armed, struct err *e);
 
 /*
  * Adds to @out (page numbers: address / page size) the pages of [lo, hi)

@@ -7,40 +7,48 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "criu.h"
+#include "fatal_signal.h"
+#include "image_dir.h"
 #include "knobs.h"
+#include "knobs_cmd.h"
 #include "migrate.h"
 #include "numa_policy.h"
 #include "result_json.h"
+#include "result_table.h"
 #include "scenario.h"
 #include "selfcheck.h"
 #include "uffd.h"
 
 #define MAX_RUNS 10
 
-static int usage(const char *why)
+/* A bad invocation: one line naming what was wrong, exit status 2. */
+#define bad(...) err_usage("lazyrestore: ", "lazyrestore --help", __VA_ARGS__)
+
+static int usage(void)
 {
-	if (why)
-		fprintf(stderr, "lazyrestore: %s\n", why);
-	fprintf(stderr,
+	printf(
 		"usage: lazyrestore run [--strategy NAME[,NAME...]|auto|all]   NAME: clr, prctl,\n"
 		"                       uffd-copy, uffd-move, nohuge-huge, none, criu-ps, criu-local\n"
 		"                       [--size MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json] [--collapse]\n"
 		"                       [--thp-watch SECONDS] [--numa] [--early-fill]\n"
 		"                       [--hot-mib MIB] [--steps N] [--tracker auto|soft-dirty]\n"
-		"                       [--inject kill-source-before-freeze|kill-source-lazy|kill-dest-lazy|\n"
-		"                                 damage-flip|damage-truncate|no-uffd-move]   (test hooks)\n"
+		"                       [--inject FAULT]   (test hooks, see below)\n"
 		"       lazyrestore scenario running-region [--strategy NAME[,NAME...]] [--size MIB]\n"
 		"                       [--running MIB] [--dirty PERCENT] [--khugepaged aggressive|default]\n"
 		"                       [--images DIR] [--seed N] [--json]\n"
 		"       lazyrestore workload --size MIB --hot-pages N --steps N --seed N\n"
 		"                            --ready FILE --verdict FILE   (what criu-* runs dump)\n"
+		"       lazyrestore knobs --restore|--status   (khugepaged knobs a killed run left)\n"
 		"Migrates a running task with one VMA per THP state (default, MADV_HUGEPAGE,\n"
 		"MADV_NOHUGEPAGE; --size MiB each): pre-copy rounds of the pages it wrote\n"
 		"since the last (userfaultfd WP_ASYNC + PAGEMAP_SCAN; soft-dirty where the\n"
@@ -63,148 +71,38 @@ static int usage(const char *why)
 		"scenario running-region: the same restore while a thread of the destination\n"
 		"faults in a running region (--running MiB, MADV_HUGEPAGE) throughout the\n"
 		"restore window; reports that region's THP coverage at the end of the window.\n"
+		"--images DIR: where the images go; DIR must not exist (default: a new\n"
+		"directory under $TMPDIR or /tmp); removed after the run.\n"
+		"--inject FAULT (tests): kill-source-before-freeze, kill-source-lazy,\n"
+		"kill-dest-lazy, damage-flip, damage-truncate, no-uffd-move.\n"
 		"Exit status: 0 when every strategy that protects the restore restored\n"
 		"every page (\"none\" is the control: its losses are reported, and make\n"
 		"the exit status 3 only when it is the one strategy asked for); 3 when a\n"
 		"protecting strategy lost data; 1 on error (or when the one strategy asked\n"
 		"for is unavailable); 2 on bad arguments.\n");
-	return 2;
+	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+/* What getopt_long() refused, in one line. */
+static int bad_option(char **argv, int opt)
+{
+	const char *what = argv[optind - 1];
+
+	if (opt == ':')
+		return bad("%s needs a value", what);
+	return bad("unknown option '%s'", what);
+}
+
+/* A decimal number in [min, max]: digits only, no sign, no blanks. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 
+	if (*s < '0' || *s > '9')
+		return -1;
 	errno = 0;
 	*out = strtoul(s, &end, 10);
-	return errno || end == s || *end || *out > max ? -1 : 0;
-}
-
-static void print_table(const struct result *r, int n)
-{
-	printf("\n%-12s %9s %7s %7s %8s %9s %11s %9s %8s %8s %9s\n", "strategy", "corrupted",
-	       "lazy", "faults", "VmFlags", "VMAs s/d", "THP kB s/d", "fill ms", "down ms",
-	       "lazy ms", "p99 us");
-	for (int i = 0; i < n; i++) {
-		if (r[i].error[0]) {
-			printf("%-12s %s: %s\n", r[i].st->name,
-			       r[i].unavailable ? "unavailable" : "error", r[i].error);
-			continue;
-		}
-		printf("%-12s %9llu %7llu %7llu %8s %4d/%-4d %5llu/%-5llu %9.1f %8.1f %8.1f %9.1f\n",
-		       r[i].st->name, (unsigned long long)r[i].corrupted,
-		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].faults,
-		       r[i].flag_mismatches ? "DIFFER" : "same", r[i].src.vmas, r[i].dst.vmas,
-		       (unsigned long long)r[i].src.thp_kb, (unsigned long long)r[i].dst.thp_kb,
-		       r[i].fill_ms, r[i].downtime_ms, r[i].lazy_ms, r[i].fault_p99_us);
-	}
-	for (int i = 0; i < n; i++) {
-		if (r[i].error[0] || r[i].st->criu)
-			continue;
-		printf("  %-12s lazy set by %s%s%s: %llu pages for %llu the task wrote since "
-		       "round %d (x%.2f), %llu missed; rounds", r[i].st->name, r[i].tracker,
-		       r[i].tracker_why[0] ? " -- " : "", r[i].tracker_why,
-		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].written, r[i].rounds,
-		       r[i].written ? (double)r[i].lazy / r[i].written : 0.0,
-		       (unsigned long long)r[i].missed);
-		for (int k = 0; k < r[i].rounds; k++)
-			printf(" %llu", (unsigned long long)r[i].round_pages[k]);
-		printf("\n  %-12s task: %llu steps, %llu page checks (child %llu); handler: "
-		       "%llu faults, %llu background, %llu zero, %llu copied twice; events fork %llu "
-		       "remap %llu remove %llu unmap %llu\n", "",
-		       (unsigned long long)r[i].task_steps, (unsigned long long)r[i].task_checked,
-		       (unsigned long long)r[i].child_checked, (unsigned long long)r[i].faults,
-		       (unsigned long long)r[i].background, (unsigned long long)r[i].zero_pages,
-		       (unsigned long long)r[i].copied_twice, (unsigned long long)r[i].ev_fork,
-		       (unsigned long long)r[i].ev_remap, (unsigned long long)r[i].ev_remove,
-		       (unsigned long long)r[i].ev_unmap);
-	}
-	for (int i = 0, head = 0; i < n; i++) {
-		if (r[i].error[0])
-			continue;
-		if (!head++)
-			printf("THP kB of the MADV_HUGEPAGE VMA from lazy completion, every %d ms\n"
-			       "(the source's before write tracking split it, in []; sampling starts "
-			       "once the task has sent its verdict):\n", THP_SAMPLE_MS);
-		printf("  %-12s [%llu] from +%.0f ms:", r[i].st->name,
-		       (unsigned long long)r[i].thp_hg_src_kb, r[i].thp_first_ms);
-		for (int k = 0; k < r[i].thp_samples && k < 12; k++)
-			printf(" %llu", (unsigned long long)r[i].thp_hg_kb[k]);
-		if (r[i].thp_back_ms >= 0)
-			printf("%s: back in %.0f ms\n", r[i].thp_samples > 12 ? " ..." : "",
-			       r[i].thp_back_ms);
-		else
-			printf("%s: not back in %d ms\n", r[i].thp_samples > 12 ? " ..." : "",
-			       (r[i].thp_samples - 1) * THP_SAMPLE_MS);
-	}
-	for (int i = 0; i < n; i++)
-		if (!r[i].error[0] && r[i].numa_misplaced >= 0)
-			printf("  %s: %lld of %llu pages on another NUMA node than in the source "
-			       "(per VMA: %lld %lld %lld)\n", r[i].st->name, r[i].numa_misplaced,
-			       (unsigned long long)r[i].pages, r[i].numa_misplaced_vma[0],
-			       r[i].numa_misplaced_vma[1], r[i].numa_misplaced_vma[2]);
-	for (int i = 0; i < n; i++)
-		if (!r[i].error[0] && !r[i].st->criu && !r[i].task_steps && r[i].corrupted)
-			printf("  %s: the task's own state was lost (read as zeros): it could not "
-			       "resume\n", r[i].st->name);
-	for (int i = 0; i < n; i++)
-		if (!r[i].error[0] && r[i].flag_mismatches)
-			printf("  %s: %d VMA(s) differ, first %s\n", r[i].st->name,
-			       r[i].flag_mismatches, r[i].first_mismatch);
-}
-
-static void print_json(const struct result *r, int n)
-{
-	printf("[");
-	for (int i = 0; i < n; i++) {
-		if (result_json_begin(&r[i], i))
-			continue;
-		printf("\"pages\": %llu, \"precopied\": %llu, \"lazy\": %llu, \"corrupted\": %llu, "
-		       "\"zero_filled\": %llu, \"faults\": %llu, \"background\": %llu, "
-		       "\"tracker\": \"%s\", \"rounds\": %d, \"written\": %llu, \"missed\": %llu, "
-		       "\"scan_ms\": %.3f, \"lazy_round_ms\": %.3f, \"task_steps\": %llu, \"task_checked\": %llu, "
-		       "\"child_checked\": %llu, \"zero_pages\": %llu, \"copied_twice\": %llu, "
-		       "\"postcopy_pages\": %llu, \"discarded\": %llu, "
-		       "\"ev_fork\": %llu, \"ev_remap\": %llu, \"ev_remove\": %llu, \"ev_unmap\": %llu, "
-		       "\"vmflags_identical\": %s, \"vma_mismatches\": %d, "
-		       "\"vmas_source\": %d, \"vmas_restored\": %d, "
-		       "\"thp_kb_source\": %llu, \"thp_kb_restored\": %llu, "
-		       "\"precopy_ms\": %.3f, \"fill_ms\": %.3f, \"downtime_ms\": %.3f, "
-		       "\"lazy_ms\": %.3f, \"total_ms\": %.3f, \"fault_p50_us\": %.2f, \"fault_p99_us\": %.2f, "
-		       "\"collapse_pmds\": %llu, \"collapse_ms\": %.3f, \"thp_back_ms\": %.1f, \"thp_first_ms\": %.1f, "
-		       "\"numa_misplaced\": %lld, \"numa_misplaced_vma\": [%lld, %lld, %lld], "
-		       "\"thp_sample_ms\": %d, \"thp_hg_kb_source\": %llu, \"thp_hg_kb_at_lazy_end\": %llu, "
-		       "\"move_pmds\": %llu, \"move_pages\": %llu, \"move_copied\": %llu, "
-		       "\"thp_hg_kb\": [",
-		       (unsigned long long)r[i].pages, (unsigned long long)r[i].precopied,
-		       (unsigned long long)r[i].lazy, (unsigned long long)r[i].corrupted,
-		       (unsigned long long)r[i].zero_filled, (unsigned long long)r[i].faults,
-		       (unsigned long long)r[i].background, r[i].tracker, r[i].rounds,
-		       (unsigned long long)r[i].written, (unsigned long long)r[i].missed, r[i].scan_ms, r[i].lazy_round_ms,
-		       (unsigned long long)r[i].task_steps, (unsigned long long)r[i].task_checked,
-		       (unsigned long long)r[i].child_checked, (unsigned long long)r[i].zero_pages,
-		       (unsigned long long)r[i].copied_twice, (unsigned long long)r[i].postcopy_pages,
-		       (unsigned long long)r[i].discarded,
-		       (unsigned long long)r[i].ev_fork,
-		       (unsigned long long)r[i].ev_remap, (unsigned long long)r[i].ev_remove,
-		       (unsigned long long)r[i].ev_unmap,
-		       r[i].flag_mismatches ? "false" : "true",
-		       r[i].flag_mismatches, r[i].src.vmas, r[i].dst.vmas,
-		       (unsigned long long)r[i].src.thp_kb, (unsigned long long)r[i].dst.thp_kb,
-		       r[i].precopy_ms, r[i].fill_ms, r[i].downtime_ms, r[i].lazy_ms, r[i].total_ms,
-		       r[i].fault_p50_us, r[i].fault_p99_us,
-		       (unsigned long long)r[i].collapse_pmds, r[i].collapse_ms, r[i].thp_back_ms,
-		       r[i].thp_first_ms,
-		       r[i].numa_misplaced, r[i].numa_misplaced_vma[0], r[i].numa_misplaced_vma[1],
-		       r[i].numa_misplaced_vma[2],
-		       THP_SAMPLE_MS, (unsigned long long)r[i].thp_hg_src_kb,
-		       (unsigned long long)r[i].thp_hg_lazy_kb, (unsigned long long)r[i].move_pmds,
-		       (unsigned long long)r[i].move_pages, (unsigned long long)r[i].move_copied);
-		for (int k = 0; k < r[i].thp_samples; k++)
-			printf("%s%llu", k ? ", " : "", (unsigned long long)r[i].thp_hg_kb[k]);
-		printf("]}");
-	}
-	printf("\n]\n");
+	return errno || *end || *out < min || *out > max ? -1 : 0;
 }
 
 /* lazyrestore workload: the process criu-* runs dump, restore and ask to check itself. */
@@ -227,29 +125,62 @@ static int workload_main(int argc, char **argv)
 	int opt;
 
 	optind = 2;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if ((opt == 'm' && (parse_uint(optarg, 1 << 16, &size) || size < 2 || size % 2)) ||
-		    (opt == 'p' && parse_uint(optarg, 1UL << 40, &hot)) ||
-		    (opt == 's' && parse_uint(optarg, 1UL << 40, &steps)) ||
-		    (opt == 'r' && parse_uint(optarg, 1U << 31, &seed)) || opt == '?')
-			return usage("workload: bad --size, --hot-pages, --steps or --seed");
-		if (opt == 'R')
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (parse_uint(optarg, 2, 1 << 16, &size) || size % 2)
+				return bad("workload: --size takes an even number of MiB, 2 to 65536, "
+					   "not '%s'", optarg);
+			break;
+		case 'p':
+			if (parse_uint(optarg, 0, 1UL << 40, &hot))
+				return bad("workload: --hot-pages takes a number, not '%s'", optarg);
+			hot_given = true;
+			break;
+		case 's':
+			if (parse_uint(optarg, 1, 1UL << 40, &steps))
+				return bad("workload: --steps takes a number, at least 1, not '%s'",
+					   optarg);
+			break;
+		case 'r':
+			if (parse_uint(optarg, 0, 1U << 31, &seed))
+				return bad("workload: --seed takes a number, not '%s'", optarg);
+			break;
+		case 'R':
 			ready = optarg;
-		if (opt == 'V')
+			break;
+		case 'V':
 			verdict = optarg;
-		if (opt == 'n')
+			break;
+		case 'n':
 			numa = true;
-		hot_given |= opt == 'p';
+			break;
+		default:
+			return bad_option(argv, opt);
+		}
 	}
-	if (!size || !hot_given || !ready || !verdict || optind != argc)
-		return usage("workload needs --size, --hot-pages, --ready and --verdict");
+	if (!size || !hot_given || !ready || !verdict)
+		return bad("workload needs --size, --hot-pages, --ready and --verdict");
+	if (optind != argc)
+		return bad("workload: unexpected argument '%s'", argv[optind]);
 	layout_init(&l, (uint64_t)size << 20, seed);
 	if (numa)
 		layout_set_numa(&l);
 	return selfcheck_run(&l, hot, steps, ready, verdict);
 }
 
-int main(int argc, char **argv)
+struct cli {
+	struct config cfg;
+	const char *strategy;
+	const char *images;	/* --images, or NULL */
+	bool scenario;
+	bool json;
+	const struct strategy *runs[MAX_RUNS];
+	int n;
+};
+
+static int parse_options(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "strategy", required_argument, NULL, 's' },
@@ -268,193 +199,263 @@ int main(int argc, char **argv)
 		{ "hot-mib", required_argument, NULL, 'H' },
 		{ "steps", required_argument, NULL, 'S' },
 		{ "tracker", required_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *strategy = "auto";
-	char images[256], why[200];
-	struct config cfg = { .region_bytes = 32ULL << 20, .hot_permille = 100, .seed = 1,
-			      .wait_khugepaged = true, .thp_watch_ms = 3000 };
-	struct result res[MAX_RUNS];
-	const struct strategy *runs[MAX_RUNS];
-	struct knobs kn = { .n = 0 };
+	struct config *cfg = &c->cfg;
+	char names[160];
 	unsigned long v;
-	int n = 0, opt, json = 0, rc = 0;
-	bool scenario = argc >= 2 && !strcmp(argv[1], "scenario");
+	int opt;
 
-	if (argc >= 2 && !strcmp(argv[1], "workload"))
-		return workload_main(argc, argv);
-	if (argc < 2 || (strcmp(argv[1], "run") && !scenario))
-		return usage(argc < 2 ? "no command" :
-			     "the commands are 'run', 'scenario' and 'workload'");
-	snprintf(images, sizeof(images), "/tmp/lazyrestore-images.%d", (int)getpid());
-	cfg.image_dir = images;
-	optind = 2;
-	if (scenario) {
-		if (argc < 3 || strcmp(argv[2], "running-region"))
-			return usage("the one scenario is 'running-region'");
-		optind = 3;
-		strategy = SCENARIO_STRATEGIES;
-		cfg.running_bytes = (uint64_t)SCENARIO_RUNNING_MIB << 20;
-		cfg.thp_watch_ms = 0;	/* its THP is the running region's, in the window */
-	}
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			strategy = optarg;
+			c->strategy = optarg;
 			break;
 		case 'm':
-			if (parse_uint(optarg, 1 << 16, &v) || v < 2 || v % 2)
-				return usage("--size takes an even number of MiB per VMA, at least 2");
-			cfg.region_bytes = (uint64_t)v << 20;
+			if (parse_uint(optarg, 2, 1 << 16, &v) || v % 2)
+				return bad("--size takes an even number of MiB per VMA, 2 to 65536, "
+					   "not '%s'", optarg);
+			cfg->region_bytes = (uint64_t)v << 20;
 			break;
 		case 'd':
-			if (parse_uint(optarg, 100, &v))
-				return usage("--dirty takes a whole percentage, 0 to 100");
-			cfg.hot_permille = v * 10;
+			if (parse_uint(optarg, 0, 100, &v))
+				return bad("--dirty takes a whole percentage, 0 to 100, not '%s'",
+					   optarg);
+			cfg->hot_permille = v * 10;
 			break;
 		case 'k':
 			if (strcmp(optarg, "aggressive") && strcmp(optarg, "default"))
-				return usage("--khugepaged takes aggressive or default");
-			cfg.wait_khugepaged = !strcmp(optarg, "aggressive");
+				return bad("--khugepaged takes aggressive or default, not '%s'", optarg);
+			cfg->wait_khugepaged = !strcmp(optarg, "aggressive");
 			break;
 		case 'i':
-			snprintf(images, sizeof(images), "%s", optarg);
+			c->images = optarg;
 			break;
 		case 'r':
-			if (parse_uint(optarg, 1U << 31, &v))
-				return usage("--seed takes a number");
-			cfg.seed = v;
+			if (parse_uint(optarg, 0, 1U << 31, &v))
+				return bad("--seed takes a number, 0 to 2^31, not '%s'", optarg);
+			cfg->seed = v;
 			break;
 		case 'j':
-			json = 1;
+			c->json = true;
 			break;
 		case 'c':
-			cfg.collapse = true;
+			cfg->collapse = true;
 			break;
 		case 'n':
-			cfg.numa = true;
+			cfg->numa = true;
 			break;
 		case 'e':
-			cfg.early_fill = true;
+			cfg->early_fill = true;
 			break;
 		case 'w':
-			if (parse_uint(optarg, THP_SAMPLES * THP_SAMPLE_MS / 1000, &v))
-				return usage("--thp-watch takes seconds, 0 to 60");
-			cfg.thp_watch_ms = v * 1000;
+			if (parse_uint(optarg, 0, THP_SAMPLES * THP_SAMPLE_MS / 1000, &v))
+				return bad("--thp-watch takes seconds, 0 to %d, not '%s'",
+					   THP_SAMPLES * THP_SAMPLE_MS / 1000, optarg);
+			cfg->thp_watch_ms = v * 1000;
 			break;
 		case 'x':
-			if (strcmp(optarg, "kill-source-before-freeze") && strcmp(optarg, "kill-source-lazy") &&
-			    strcmp(optarg, "damage-flip") && strcmp(optarg, "damage-truncate") &&
-			    strcmp(optarg, "no-uffd-move") && strcmp(optarg, "kill-dest-lazy"))
-				return usage("--inject takes kill-source-before-freeze, kill-source-lazy, "
-					     "kill-dest-lazy, damage-flip, damage-truncate or no-uffd-move");
-			cfg.inject = optarg;
+			cfg->inject = inject_parse(optarg);
+			if (cfg->inject == INJECT_MAX || cfg->inject == INJECT_NONE)
+				return bad("--inject takes one of %s, not '%s'",
+					   inject_names(names, sizeof(names)), optarg);
 			break;
 		case 'R':
-			if (!scenario || parse_uint(optarg, 1 << 16, &v) || v < 2 || v % 2)
-				return usage("--running takes an even number of MiB, at least 2, "
-					     "and belongs to scenario running-region");
-			cfg.running_bytes = (uint64_t)v << 20;
+			if (!c->scenario)
+				return bad("--running belongs to scenario running-region");
+			if (parse_uint(optarg, 2, 1 << 16, &v) || v % 2)
+				return bad("--running takes an even number of MiB, 2 to 65536, not '%s'",
+					   optarg);
+			cfg->running_bytes = (uint64_t)v << 20;
 			break;
 		case 'H':
-			if (parse_uint(optarg, 1 << 16, &v) || !v)
-				return usage("--hot-mib takes a number of MiB, at least 1");
-			cfg.hot_bytes = (uint64_t)v << 20;
+			if (parse_uint(optarg, 1, 1 << 16, &v))
+				return bad("--hot-mib takes a number of MiB, 1 to 65536, not '%s'",
+					   optarg);
+			cfg->hot_bytes = (uint64_t)v << 20;
 			break;
 		case 'S':
-			if (parse_uint(optarg, 1UL << 32, &v) || !v)
-				return usage("--steps takes a number of accesses, at least 1");
-			cfg.post_steps = v;
+			if (parse_uint(optarg, 1, 1UL << 32, &v))
+				return bad("--steps takes a number of accesses, at least 1, not '%s'",
+					   optarg);
+			cfg->post_steps = v;
 			break;
 		case 'T':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "soft-dirty"))
-				return usage("--tracker takes auto or soft-dirty");
-			cfg.soft_dirty = !strcmp(optarg, "soft-dirty");
+				return bad("--tracker takes auto or soft-dirty, not '%s'", optarg);
+			cfg->soft_dirty = !strcmp(optarg, "soft-dirty");
 			break;
-		case 'h':
-			usage(NULL);
-			return 0;
 		default:
-			return usage("unknown option");
+			return bad_option(argv, opt);
 		}
 	}
 	if (optind != argc)
-		return usage("unexpected argument");
-	if (cfg.numa && numa_check(why, sizeof(why))) {
-		fprintf(stderr, "lazyrestore: %s\n", why);
-		return 1;
-	}
+		return bad("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
 
-	if (!strcmp(strategy, "all")) {
-		for (int i = 0; strategy_at(i) && n < MAX_RUNS; i++)
-			if (!scenario || scenario_takes(strategy_at(i)))
-				runs[n++] = strategy_at(i);
-	} else if (!strcmp(strategy, "auto")) {
-		runs[n++] = strategy_find(madv_clr_hugepage_supported() ? "clr" : "uffd-copy");
-		if (!madv_clr_hugepage_supported())
-			fprintf(stderr, "lazyrestore: MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL): using uffd-copy\n");
-	} else {
-		/* One name, or several separated by commas. */
-		for (const char *p = strategy; *p; ) {
-			size_t len = strcspn(p, ",");
-			char name[32];
-
-			snprintf(name, sizeof(name), "%.*s", (int)len, p);
-			if (n == MAX_RUNS || !(runs[n++] = strategy_find(name))) {
-				fprintf(stderr, "lazyrestore: unknown strategy '%s'\n", name);
-				return usage("--strategy takes strategy names, comma-separated, or auto or all");
-			}
-			p += len + (p[len] == ',');
-		}
-		if (!n)
-			return usage("--strategy takes strategy names, comma-separated, or auto or all");
+/* --strategy: names, comma-separated, or auto or all. */
+static int parse_strategies(struct cli *c)
+{
+	if (!strcmp(c->strategy, "all")) {
+		for (int i = 0; strategy_at(i) && c->n < MAX_RUNS; i++)
+			if (!c->scenario || scenario_takes(strategy_at(i)))
+				c->runs[c->n++] = strategy_at(i);
+		return 0;
 	}
-	for (int i = 0; scenario && i < n; i++)
-		if (!scenario_takes(runs[i])) {
-			fprintf(stderr, "lazyrestore: %s restores a whole process of its own: "
-				"no running region to keep\n", runs[i]->name);
-			return usage("scenario running-region takes our own strategies");
-		}
+	if (!strcmp(c->strategy, "auto")) {
+		bool clr = madv_clr_hugepage_supported();
 
-	if (cfg.wait_khugepaged) {
-		if (knobs_set_aggressive(&kn, why, sizeof(why))) {
-			fprintf(stderr, "lazyrestore: --khugepaged=aggressive: %s\n", why);
-			return 1;
-		}
-		knobs_restore_on_signal(&kn);
+		c->runs[c->n++] = strategy_find(clr ? "clr" : "uffd-copy");
+		if (!clr)
+			fprintf(stderr, "lazyrestore: MADV_CLR_HUGEPAGE not supported by this kernel "
+				"(EINVAL): using uffd-copy\n");
+		return 0;
 	}
-	for (int i = 0; i < n; i++) {
-		const char *missing = strategy_missing(runs[i], cfg.inject &&
-						       !strcmp(cfg.inject, "no-uffd-move"));
+	for (const char *p = c->strategy; *p; ) {
+		size_t len = strcspn(p, ",");
+		char name[32];
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		if (c->n == MAX_RUNS)
+			return bad("--strategy: %d strategies at most", MAX_RUNS);
+		c->runs[c->n] = strategy_find(name);
+		if (!c->runs[c->n])
+			return bad("unknown strategy '%s' (--strategy takes clr, prctl, uffd-copy, "
+				   "uffd-move, nohuge-huge, none, criu-ps, criu-local, auto or all)",
+				   name);
+		if (c->scenario && !scenario_takes(c->runs[c->n]))
+			return bad("scenario running-region takes our own strategies: %s restores "
+				   "a whole process of its own", name);
+		c->n++;
+		p += len + (p[len] == ',');
+	}
+	if (!c->n)
+		return bad("--strategy takes strategy names, comma-separated, or auto or all");
+	return 0;
+}
+
+/* Exit status: 1 on an error, 3 when a protecting strategy lost data. */
+static int exit_status(const struct cli *c, const struct result *res)
+{
+	int rc = 0;
+
+	for (int i = 0; i < c->n; i++) {
+		if (res[i].error[0] && !(res[i].unavailable && c->n > 1))
+			rc = rc ? rc : 1;
+		if (!res[i].error[0] && res[i].corrupted &&
+		    (c->n == 1 || strcmp(c->runs[i]->name, "none")))
+			rc = 3;
+	}
+	return rc;
+}
+
+static void run_all(struct cli *c, const char *top, struct result *res)
+{
+	char dir[PATH_MAX + 32];
+
+	for (int i = 0; i < c->n; i++) {
+		const char *missing = strategy_missing(c->runs[i],
+						       c->cfg.inject == INJECT_NO_UFFD_MOVE);
 
 		if (missing) {
 			memset(&res[i], 0, sizeof(res[i]));
-			res[i].st = runs[i];
+			res[i].st = c->runs[i];
 			res[i].unavailable = true;
 			snprintf(res[i].error, sizeof(res[i].error), "%s", missing);
 			continue;
 		}
-		if (runs[i]->criu)
-			criu_migrate(&cfg, runs[i], &res[i]);
+		/* A directory per run: each one's images are gone before the next. */
+		snprintf(dir, sizeof(dir), "%s/%s", top, c->runs[i]->name);
+		c->cfg.image_dir = dir;
+		if (c->runs[i]->criu)
+			criu_migrate(&c->cfg, c->runs[i], &res[i]);
 		else
-			migrate(&cfg, runs[i], &res[i]);
+			migrate(&c->cfg, c->runs[i], &res[i]);
 	}
-	knobs_restore(&kn);
+}
 
-	if (scenario && json)
-		scenario_print_json(res, n, cfg.running_bytes);
-	else if (scenario)
-		scenario_print_table(res, n, cfg.running_bytes);
-	else if (json)
-		print_json(res, n);
-	else
-		print_table(res, n);
-	for (int i = 0; i < n; i++) {
-		if (res[i].error[0] && !(res[i].unavailable && n > 1))
-			rc = rc ? rc : 1;
-		if (!res[i].error[0] && res[i].corrupted && (n == 1 || strcmp(runs[i]->name, "none")))
-			rc = 3;
+int main(int argc, char **argv)
+{
+	struct cli c = {
+		.cfg = { .region_bytes = 32ULL << 20, .hot_permille = 100, .seed = 1,
+			 .wait_khugepaged = true, .thp_watch_ms = 3000 },
+		.strategy = "auto",
+	};
+	struct result res[MAX_RUNS];
+	struct knobs kn = { .held = 0 };
+	struct image_dir top;
+	struct err e;
+	int rc;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "help")))
+		return usage();
+	if (argc >= 2 && !strcmp(argv[1], "workload"))
+		return workload_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "knobs"))
+		return knobs_main(argc, argv);
+	if (argc < 2)
+		return bad("no command: run, scenario, workload or knobs");
+	c.scenario = !strcmp(argv[1], "scenario");
+	if (strcmp(argv[1], "run") && !c.scenario)
+		return bad("unknown command '%s': run, scenario, workload or knobs", argv[1]);
+	optind = 2;
+	if (c.scenario) {
+		if (argc < 3 || strcmp(argv[2], "running-region"))
+			return bad("the one scenario is 'running-region'");
+		optind = 3;
+		c.strategy = SCENARIO_STRATEGIES;
+		c.cfg.running_bytes = (uint64_t)SCENARIO_RUNNING_MIB << 20;
+		c.cfg.thp_watch_ms = 0;	/* its THP is the running region's, in the window */
 	}
-	return rc;
+	rc = parse_options(&c, argc, argv);
+	if (!rc)
+		rc = parse_strategies(&c);
+	if (rc)
+		return rc;
+	if (c.cfg.numa && numa_check(&e)) {
+		fprintf(stderr, "lazyrestore: --numa: %s\n", e.msg);
+		return 1;
+	}
+	if (image_dir_make(&top, c.images, &e)) {
+		if (c.images)
+			return bad("%s", e.msg);
+		fprintf(stderr, "lazyrestore: %s\n", e.msg);
+		return 1;
+	}
+	/* Registered before the knobs change: a signal from here on leaves nothing behind. */
+	if (fatal_signal_on(image_dir_remove_hook, &top) ||
+	    fatal_signal_on(knobs_release_hook, &kn)) {
+		fprintf(stderr, "lazyrestore: cannot install the fatal signal handler\n");
+		fatal_signal_off(image_dir_remove_hook, &top);
+		image_dir_remove(&top);
+		return 1;
+	}
+	if (c.cfg.wait_khugepaged && knobs_acquire(&kn, NULL, &e)) {
+		fprintf(stderr, "lazyrestore: --khugepaged=aggressive: %s\n", e.msg);
+		fatal_signal_off(knobs_release_hook, &kn);
+		fatal_signal_off(image_dir_remove_hook, &top);
+		image_dir_remove(&top);
+		return 1;
+	}
+	run_all(&c, top.path, res);
+	fatal_signal_off(image_dir_remove_hook, &top);
+	/* Each run removed its images; what is left is a failed CRIU run's logs, said so. */
+	if (rmdir(top.path) && errno != ENOTEMPTY)
+		fprintf(stderr, "lazyrestore: removing %s: %s\n", top.path, strerror(errno));
+	if (knobs_release(&kn, &e))
+		fprintf(stderr, "lazyrestore: %s\n", e.msg);
+	fatal_signal_off(knobs_release_hook, &kn);
+
+	if (c.scenario && c.json)
+		scenario_print_json(res, c.n, c.cfg.running_bytes);
+	else if (c.scenario)
+		scenario_print_table(res, c.n, c.cfg.running_bytes);
+	else if (c.json)
+		result_json_print(res, c.n);
+	else
+		result_table_print(res, c.n);
+	return exit_status(&c, res);
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "err.h"
+#include "inject.h"
 #include "layout.h"
 #include "strategy.h"
 
@@ -24,8 +26,7 @@ struct config {
 	bool soft_dirty;		/* track writes by soft-dirty even where WP_ASYNC is there */
 	uint64_t running_bytes;		/* > 0: the destination faults in a running region too */
 	const char *image_dir;
-	const char *inject;		/* test hook: kill-source-before-freeze, kill-source-lazy,
-					   damage-flip, damage-truncate, no-uffd-move */
+	enum inject inject;		/* test hook, INJECT_NONE but in tests */
 };
 
 #define MAX_ROUNDS	8	/* pre-copy rounds at most */
@@ -78,6 +79,8 @@ struct result {
 	uint64_t discarded;		/* pages the task MADV_DONTNEED'd */
 	/* The handler. */
 	uint64_t zero_pages, copied_twice, dropped;
+	uint64_t inherited;		/* lazy pages forked children still missed at their fork */
+	uint64_t abandoned;		/* still to send when their process exited */
 	uint64_t postcopy_pages;	/* copied from the source after go, forks' included */
 	uint64_t ev_fork, ev_remap, ev_remove, ev_unmap;
 };
@@ -95,6 +98,7 @@ void migrate(const struct config *cfg, const struct strategy *st, struct result 
 void result_start(const struct config *cfg, const struct strategy *st, struct result *res,
 		  struct layout *l);
 /* The first error of a run wins: later ones are its fallout. Returns -1. */
-int result_errorv(struct result *res, const char *fmt, va_list ap);
+int result_fail(struct result *res, const char *fmt, ...) ERR_PRINTF(2, 3);
+int result_failv(struct result *res, const char *fmt, va_list ap);
 
 #endif

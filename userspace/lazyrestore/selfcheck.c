@@ -53,9 +53,14 @@ int selfcheck_run(const struct layout *l, uint64_t hot_pages, uint64_t post_step
 	struct task_plan plan = { .steps = post_steps, .actions = true };
 	struct task_state *s = task_of(l);
 	struct task_verdict v;
+	struct err e;
 
-	if (sigaction(SIGUSR1, &sa, NULL) || task_map(l, hot_pages))
+	if (sigaction(SIGUSR1, &sa, NULL))
 		return 1;
+	if (task_map(l, hot_pages, &e)) {
+		fprintf(stderr, "lazyrestore: workload: %s\n", e.msg);
+		return 1;
+	}
 	if (touch(ready_path)) {
 		fprintf(stderr, "lazyrestore: workload: %s: %s\n", ready_path, strerror(errno));
 		return 1;

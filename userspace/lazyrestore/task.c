@@ -163,7 +163,7 @@ uint64_t task_hot_pages(const struct layout *l, unsigned int permille, uint64_t 
 	return hot_bytes ? hot_bytes / ps : pages * permille / 1000;
 }
 
-int task_map(const struct layout *l, uint64_t hot_pages)
+int task_map(const struct layout *l, uint64_t hot_pages, struct err *e)
 {
 	uint64_t ps = getpagesize(), pages = 0, state_bytes;
 	struct task_state *s = task_of(l);
@@ -173,19 +173,12 @@ int task_map(const struct layout *l, uint64_t hot_pages)
 
 		if (mmap((void *)v->start, v->end - v->start, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)v->start) {
-			fprintf(stderr, "lazyrestore: task: mmap at %#llx: %s\n",
-				(unsigned long long)v->start, strerror(errno));
-			return -1;
+			return err_sys(e, "task: mmap at %#llx", (unsigned long long)v->start);
 		}
-		if (madvise_advice(v->start, v->end - v->start, v->thp)) {
-			fprintf(stderr, "lazyrestore: task: madvise: %s\n", strerror(errno));
-			return -1;
-		}
-		if (numa_apply(v)) {
-			fprintf(stderr, "lazyrestore: task: mbind %s: %s\n",
-				numa_policy_name(v->mpol), strerror(errno));
-			return -1;
-		}
+		if (madvise_advice(v->start, v->end - v->start, v->thp))
+			return err_sys(e, "task: madvise");
+		if (numa_apply(v))
+			return err_sys(e, "task: mbind %s", numa_policy_name(v->mpol));
 		s->vma_start[i] = v->start;
 		s->vma_pages[i] = (v->end - v->start) / ps;
 		pages += s->vma_pages[i];

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "layout.h"
 
 #define TASK_MAGIC	0x6b7361747a616cULL	/* "lazytsk" */
@@ -66,7 +67,7 @@ uint64_t task_hot_pages(const struct layout *l, unsigned int permille, uint64_t 
  * Map the layout at its addresses with its advice (and NUMA policy), write
  * every page, and set the state up. The state is at l->vma[0].start.
  */
-int task_map(const struct layout *l, uint64_t hot_pages);
+int task_map(const struct layout *l, uint64_t hot_pages, struct err *e);
 static inline struct task_state *task_of(const struct layout *l)
 {
 	return (struct task_state *)l->vma[0].start;

@@ -63,17 +63,17 @@ long long vma_thp_kb(pid_t pid, uint64_t start, uint64_t end)
 	return kb;
 }
 
-int *vma_nodes(pid_t pid, const struct layout *l, uint64_t pages, char *why, size_t len)
+int *vma_nodes(pid_t pid, const struct layout *l, uint64_t pages, struct err *e)
 {
 	int *node = calloc(pages, sizeof(*node));
 	uint64_t k = 0;
 
 	if (!node) {
-		snprintf(why, len, "out of memory");
+		err_set(e, 0, "out of memory");
 		return NULL;
 	}
 	for (int i = 0; i < l->n; i++) {
-		if (numa_nodes(pid, l->vma[i].start, l->vma[i].end, node + k, why, len)) {
+		if (numa_nodes(pid, l->vma[i].start, l->vma[i].end, node + k, e)) {
 			free(node);
 			return NULL;
 		}

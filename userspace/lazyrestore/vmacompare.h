@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "err.h"
 #include "layout.h"
 #include "migrate.h"
 #include "procfs.h"
@@ -26,8 +27,8 @@ long long vma_thp_kb(pid_t pid, uint64_t start, uint64_t end);
  */
 void vma_watch_thp(struct result *res, pid_t pid, uint64_t start, uint64_t end,
 		   uint64_t target_kb, double t0_ms, unsigned int watch_ms);
-/* move_pages() node of every page of the layout; caller frees; NULL with *why. */
-int *vma_nodes(pid_t pid, const struct layout *l, uint64_t pages, char *why, size_t len);
+/* move_pages() node of every page of the layout; caller frees; NULL with @e saying why. */
+int *vma_nodes(pid_t pid, const struct layout *l, uint64_t pages, struct err *e);
 /* Pages whose node differs between @a and @b, in all and per VMA of @l, into @res. */
 void vma_nodes_differ(struct result *res, const struct layout *l, const int *a, const int *b);
 

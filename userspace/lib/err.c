@@ -77,3 +77,15 @@ const char *err_str(const struct err *e, char *buf, unsigned long len)
 		snprintf(buf, len, "%s", e->msg);
 	return buf;
 }
+
+int err_usage(const char *prefix, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(prefix, stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%s)\n", hint);
+	return 2;
+}

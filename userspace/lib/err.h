@@ -31,4 +31,10 @@ int err_wrap(struct err *e, const char *fmt, ...) ERR_PRINTF(2, 3);
 /* The message with its file and offset, for printing: "2/pages.img at 4096: ...". */
 const char *err_str(const struct err *e, char *buf, unsigned long len);
 
+/*
+ * A bad invocation, for main(): "@prefix<fmt> (@hint)" as one line on
+ * stderr; returns 2, the exit status of bad usage.
+ */
+int err_usage(const char *prefix, const char *hint, const char *fmt, ...) ERR_PRINTF(3, 4);
+
 #endif

@@ -381,8 +381,8 @@ int img_open_as(struct image *img, const char *dir, const char *label, struct er
 	if (!ret && (mm_page_size != img->page_size || img->page_size != (uint32_t)getpagesize()))
 		ret = fail(err, l, "pagemap.img", offsetof(struct img_header, page_size), -EBADMSG,
 			   "page size %u, this machine's is %d", img->page_size, getpagesize());
-	for (i = 1; !ret && i < img->nvmas; i++)
-		if (img->vmas[i].start < img->vmas[i - 1].end ||
+	for (i = 0; !ret && i < img->nvmas; i++)
+		if ((i && img->vmas[i].start < img->vmas[i - 1].end) ||
 		    img->vmas[i].start >= img->vmas[i].end)
 			ret = fail(err, l, "mm.img",
 				   sizeof(struct img_header) + i * sizeof(*img->vmas),

@@ -233,7 +233,8 @@ static int runs_union(const struct runs *a, const struct runs *b, struct runs *o
 static int vma_pages(const struct vma_rec *v, size_t n, uint64_t ps, struct runs *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t first = (v[i].start + ps - 1) / ps, end = v[i].end / ps;
+		/* Rounded up without (start + ps - 1): that wraps in the top page. */
+		uint64_t first = v[i].start / ps + !!(v[i].start % ps), end = v[i].end / ps;
 
 		if (end > first && runs_add(out, first, end - first))
 			return -ENOMEM;

@@ -21,4 +21,13 @@ struct img_sink {
 #define IMG_URING_DEPTH 32
 int img_read_uring(const struct image *img, const struct img_sink *sink, struct err *err);
 
+struct io_uring;
+/*
+ * Before the buffers of a ring that stops early are freed: waits for the
+ * @inflight entries queued on @ring, less those never submitted (they
+ * are in no one's hands). Returns how many may still be running (0 when
+ * all landed): their buffers must not be freed.
+ */
+unsigned long img_uring_drain(struct io_uring *ring, unsigned long inflight);
+
 #endif

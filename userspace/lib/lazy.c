@@ -909,7 +909,13 @@ static void flight_copy(struct lazy_state *st)
 		case 0:
 			break;
 		case -EAGAIN:
-			/* An event is on its way: the reader applies it, maybe to this chunk. */
+			/*
+			 * Cut short (by a page there, most likely): the next copy
+			 * says why. Nothing copied: an event is on its way, the
+			 * reader applies it, maybe to this chunk.
+			 */
+			if (copied)
+				break;
 			st->stats.eagain++;
 			wait_event(st);
 			break;

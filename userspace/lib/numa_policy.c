@@ -12,14 +12,14 @@
 
 #define MOVE_BATCH 4096
 
-int numa_check(char *why, size_t len)
+int numa_check(struct err *e)
 {
 	if (numa_available() < 0) {
-		snprintf(why, len, "NUMA not available (kernel without CONFIG_NUMA?)");
+		err_set(e, 0, "NUMA not available (kernel without CONFIG_NUMA?)");
 		return -1;
 	}
 	if (numa_max_node() < 1) {
-		snprintf(why, len, "--numa needs 2 NUMA nodes; this machine has %d",
+		err_set(e, 0, "--numa needs 2 NUMA nodes; this machine has %d",
 			 numa_max_node() + 1);
 		return -1;
 	}
@@ -100,13 +100,13 @@ int numa_policy_of(pid_t pid, uint64_t start, uint32_t *mpol, uint64_t *nodes)
 	return ret;
 }
 
-int numa_nodes(pid_t pid, uint64_t start, uint64_t end, int *node, char *why, size_t len)
+int numa_nodes(pid_t pid, uint64_t start, uint64_t end, int *node, struct err *e)
 {
 	long ps = getpagesize();
 	void **pages = calloc(MOVE_BATCH, sizeof(*pages));
 
 	if (!pages) {
-		snprintf(why, len, "out of memory");
+		err_set(e, 0, "out of memory");
 		return -1;
 	}
 	for (uint64_t p = start; p < end; p += MOVE_BATCH * ps) {
@@ -116,7 +116,7 @@ int numa_nodes(pid_t pid, uint64_t start, uint64_t end, int *node, char *why, si
 			pages[i] = (void *)(p + i * ps);
 		/* nodes NULL: only ask where each page is */
 		if (move_pages(pid, n, pages, NULL, node + (p - start) / ps, 0)) {
-			snprintf(why, len, "move_pages: %s", strerror(errno));
+			err_set(e, 0, "move_pages: %s", strerror(errno));
 			free(pages);
 			return -1;
 		}

@@ -13,38 +13,123 @@
 #include "uffd.h"
 #include "uffd_uapi.h"
 
+/* UFFD_FEATURE_* by bit, as include/uapi/linux/userfaultfd.h has them (6.18). */
+static const char *const feature_names[] = {
+	"PAGEFAULT_FLAG_WP", "EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE",
+	"MISSING_HUGETLBFS", "MISSING_SHMEM", "EVENT_UNMAP", "SIGBUS",
+	"THREAD_ID", "MINOR_HUGETLBFS", "MINOR_SHMEM", "EXACT_ADDRESS",
+	"WP_HUGETLBFS_SHMEM", "WP_UNPOPULATED", "POISON", "WP_ASYNC", "MOVE",
+};
+
+/* "UFFD_FEATURE_MOVE, feature bit 40": what a message can name. */
+static void name_features(uint64_t features, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int b = 0; b < 64 && n < len; b++) {
+		if (!(features & (1ULL << b)))
+			continue;
+		if (b < sizeof(feature_names) / sizeof(feature_names[0]))
+			n += snprintf(buf + n, len - n, "%sUFFD_FEATURE_%s", n ? ", " : "",
+				      feature_names[b]);
+		else
+			n += snprintf(buf + n, len - n, "%sfeature bit %u", n ? ", " : "", b);
+	}
+}
+
+/* The features this kernel has, or 0 when it cannot say. */
+static uint64_t kernel_features(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	uint64_t f = 0;
+
+	if (fd < 0)
+		return 0;
+	if (!ioctl(fd, UFFDIO_API, &api))
+		f = api.features;
+	close(fd);
+	return f;
+}
+
+static int api_failed(uint64_t features, struct err *e)
+{
+	int code = errno;
+	uint64_t have, lack;
+	char names[160];
+
+	if (code == EPERM && (features & UFFD_FEATURE_EVENT_FORK))
+		return err_set(e, EPERM,
+			       "UFFDIO_API: UFFD_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE");
+	if (code != EINVAL || !features)
+		return err_set(e, code, "UFFDIO_API: %s", strerror(code));
+	have = kernel_features();
+	lack = features & ~have;
+	if (!have)
+		return err_set(e, EINVAL, "UFFDIO_API: this kernel lacks some of features %#llx",
+			       (unsigned long long)features);
+	if (!lack)
+		return err_set(e, EINVAL, "UFFDIO_API: features %#llx refused together",
+			       (unsigned long long)features);
+	name_features(lack, names, sizeof(names));
+	return err_set(e, EINVAL, "UFFDIO_API: this kernel lacks %s", names);
+}
+
+int uffd_open(uint64_t features, struct err *e)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK), ret;
+
+	if (fd < 0) {
+		if (errno == EPERM)
+			return err_set(e, EPERM, "userfaultfd: not permitted (run as root or set "
+				       "vm.unprivileged_userfaultfd=1)");
+		return err_sys(e, "userfaultfd (kernel without CONFIG_USERFAULTFD?)");
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		ret = api_failed(features, e);
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int uffd_open_events(struct err *e)
+{
+	return uffd_open(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, e);
+}
+
+/* The old interface: the message alone, and -1. */
+static int with_why(int fd, const struct err *e, char *why, size_t len)
+{
+	if (fd >= 0)
+		return fd;
+	if (len)
+		snprintf(why, len, "%s", e->msg);
+	return -1;
+}
+
 int uffd_create(char *why, size_t len)
 {
-	return uffd_create_features(0, why, len);
+	struct err e;
+
+	return with_why(uffd_open(0, &e), &e, why, len);
 }
 
 int uffd_create_events(char *why, size_t len)
 {
-	return uffd_create_features(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
-				    UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP, why, len);
+	struct err e;
+
+	return with_why(uffd_open_events(&e), &e, why, len);
 }
 
 int uffd_create_features(uint64_t features, char *why, size_t len)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	struct err e;
 
-	if (fd < 0) {
-		snprintf(why, len, errno == EPERM ?
-			 "userfaultfd: not permitted (run as root or set vm.unprivileged_userfaultfd=1)" :
-			 "userfaultfd: %s (kernel without CONFIG_USERFAULTFD?)", strerror(errno));
-		return -1;
-	}
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		if (errno == EINVAL && features)
-			snprintf(why, len, "UFFDIO_API: this kernel lacks some of features %#llx",
-				 (unsigned long long)features);
-		else
-			snprintf(why, len, "UFFDIO_API: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return with_why(uffd_open(features, &e), &e, why, len);
 }
 
 int uffd_register_missing(int uffd, uint64_t start, uint64_t len)
@@ -170,7 +255,8 @@ int uffd_move(int uffd, uint64_t dst, void *src, uint64_t len, uint64_t *moved)
 		 * silently missing page would be served later as a fault.
 		 */
 		struct uffdio_move m = {
-			.dst = dst + *moved, .src = (unsigned long)src + *moved, .len = len - *moved,
+			.dst = dst + *moved, .src = (unsigned long)src + *moved,
+			.len = len - *moved,
 			.mode = UFFDIO_MOVE_MODE_DONTWAKE,
 		};
 
@@ -180,7 +266,7 @@ int uffd_move(int uffd, uint64_t dst, void *src, uint64_t len, uint64_t *moved)
 		}
 		if (m.move > 0)		/* short: go on after what was moved */
 			*moved += m.move;
-		else if (errno != EAGAIN)	/* EAGAIN alone: the page tables changed under it */
+		else if (errno != EAGAIN)	/* EAGAIN alone: page tables changed under it */
 			return -errno;
 	}
 	return 0;

@@ -23,6 +23,25 @@
 #include "runs.h"
 #include "tap.h"
 
+/* The tracker's errors as text, as these tests look at them. */
+static int arm_why(const struct dirty_range *r, size_t n, char *why, size_t len)
+{
+	struct err e = { .code = 0 };
+	int ret = dirty_track_arm(r, n, &e);
+
+	snprintf(why, len, "%s", e.msg);
+	return ret;
+}
+
+static int open_why(struct dirty_track *t, pid_t pid, bool armed, char *why, size_t len)
+{
+	struct err e = { .code = 0 };
+	int ret = dirty_track_open(t, pid, armed, &e);
+
+	snprintf(why, len, "%s", e.msg);
+	return ret;
+}
+
 #define PS		4096UL
 #define PMD		(2UL << 20)
 #define NPAGES		2560		/* 10 MiB tracked */
@@ -125,7 +144,7 @@ child_main(int sock, uint64_t npages, uint64_t thp_pages, uint64_t tail)
 
 			if (c->hi)
 				range = (struct dirty_range){ c->lo, c->hi };
-			r.ret = dirty_track_arm(&range, 1, r.why, sizeof(r.why));
+			r.ret = arm_why(&range, 1, r.why, sizeof(r.why));
 			if (r.ret >= 0)
 				uffd = r.ret;
 			break;
@@ -314,7 +333,7 @@ static void arm_rejects_bad_ranges(struct tap *t, char *skip, size_t len)
 	char why[256];
 
 	/* Checked before any syscall, so also here, in A. */
-	CHECK(t, dirty_track_arm(&unaligned, 1, why, sizeof(why)) == -EINVAL);
+	CHECK(t, arm_why(&unaligned, 1, why, sizeof(why)) == -EINVAL);
 	CHECK(t, strstr(why, "page-aligned") != NULL);
 	CHECK(t, spawn(&b, NPAGES, 0, 0) == 0);
 	if (t->case_failed)
@@ -363,7 +382,7 @@ static void wp_async_exact(struct tap *t, char *skip, size_t len)
 	}
 	/* Between B's arming and A's open: open restarts the tracking. */
 	ask(&b, OP_WRITE, w3, 2, 0, NULL);
-	CHECK(t, dirty_track_open(&dt, b.pid, true, why, sizeof(why)) == 0);
+	CHECK(t, open_why(&dt, b.pid, true, why, sizeof(why)) == 0);
 	if (t->case_failed)
 		goto out;
 	CHECK(t, !strcmp(dirty_track_method(&dt), "uffd-wp-async") && !why[0]);
@@ -520,7 +539,7 @@ static int open_forced_soft_dirty(struct dirty_track *dt, const struct child *b)
 {
 	char why[256];
 
-	if (dirty_track_open(dt, b->pid, true, why, sizeof(why)))
+	if (open_why(dt, b->pid, true, why, sizeof(why)))
 		return -1;
 	dt->method = DIRTY_SOFT_DIRTY;
 	snprintf(why, sizeof(why), "/proc/%d/clear_refs", (int)b->pid);
@@ -545,7 +564,7 @@ static void soft_dirty_superset(struct tap *t, char *skip, size_t len)
 	if (t->case_failed)
 		return;
 	/* Not armed: soft-dirty, or a named reason why not. */
-	ret = dirty_track_open(&dt, b.pid, false, why, sizeof(why));
+	ret = open_why(&dt, b.pid, false, why, sizeof(why));
 	if (ret == -EOPNOTSUPP) {
 		CHECK(t, strstr(why, "soft-dirty") && strstr(why, "not armed"));
 		snprintf(skip, len, "%s", why);
@@ -583,7 +602,7 @@ static void soft_dirty_plumbing(struct tap *t, char *skip, size_t len)
 	CHECK(t, spawn(&b, NPAGES, THP_PAGES, TAIL) == 0);
 	if (t->case_failed)
 		return;
-	ret = dirty_track_open(&dt, b.pid, false, why, sizeof(why));
+	ret = open_why(&dt, b.pid, false, why, sizeof(why));
 	if (ret != -EOPNOTSUPP) {
 		snprintf(skip, len, "soft-dirty works here: soft_dirty_superset covers it");
 		if (!ret)
@@ -656,7 +675,7 @@ static int measure(uint64_t mib, bool thp)
 	       (unsigned long long)mib, thp ? " (MADV_HUGEPAGE)" : "",
 	       (unsigned long long)dirty, r.ns / 1e6);
 	t0 = now_ns();
-	ret = dirty_track_open(&dt, b.pid, true, why, sizeof(why));
+	ret = open_why(&dt, b.pid, true, why, sizeof(why));
 	printf("open (re-protects all): %.2f ms\n", (now_ns() - t0) / 1e6);
 	if (ret || open_forced_soft_dirty(&sdt, &b)) {
 		printf("open: %s\n", ret ? why : "a soft-dirty tracker beside it failed");

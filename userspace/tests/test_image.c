@@ -221,6 +221,28 @@ static void missing_file_named(struct tap *t)
 	drop_image(&f);
 }
 
+/* Found by fuzz_image: only VMAs after the first were checked for being empty. */
+static void empty_first_vma_refused(struct tap *t)
+{
+	const struct vma_rec bad[][2] = {
+		{ { .start = 0x100000, .end = 0x100000 }, { .start = 0x200000, .end = 0x210000 } },
+		{ { .start = 0x300000, .end = 0x3 } },
+	};
+	struct fixture f;
+	struct img_writer w;
+	struct err err;
+
+	make_image(t, &f);
+	for (size_t i = 0; i < 2; i++) {
+		CHECK(t, img_writer_open(&w, f.dir, PS, &err) == 0);
+		CHECK(t, img_writer_finish(&w, bad[i], 2 - i, &err) == 0);
+		CHECK(t, refused(&f, "mm.img", &err) &&
+			 strstr(err.msg, "VMAs out of order, overlapping or empty"));
+		CHECK(t, err.offset == sizeof(struct img_header));
+	}
+	drop_image(&f);
+}
+
 /* Data and lazy entries added out of order, with lazy runs touching: a sorted index comes back. */
 static void make_lazy_image(struct tap *t, struct fixture *f)
 {
@@ -421,6 +443,7 @@ int main(void)
 	RUN(&t, truncated_index_refused);
 	RUN(&t, run_outside_vma_refused);
 	RUN(&t, missing_file_named);
+	RUN(&t, empty_first_vma_refused);
 	RUN(&t, lazy_round_trip);
 	RUN(&t, lazy_only_image);
 	RUN(&t, lazy_overlap_refused);

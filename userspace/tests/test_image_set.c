@@ -280,6 +280,32 @@ static void vma_gone_skipped(struct tap *t)
 	teardown(t, &f);
 }
 
+/*
+ * Found with fuzz_image: a last VMA within a page of the top of the address
+ * space made the rounding up of its first page wrap to 0, so every earlier
+ * page counted as inside it and the fill would write pages nothing maps.
+ */
+static void vma_at_top_skips(struct tap *t)
+{
+	static const struct vma_rec top = {
+		.start = 0xffffffffffffff00, .end = 0xffffffffffffffff
+	};
+	static const struct run skip1[] = { { 0x100, 16 }, { 0x200, 16 } };
+	struct fixture f;
+	struct img_writer w;
+	struct image_set set;
+	struct err err;
+
+	make_chain(t, &f, 1);
+	CHECK(t, img_set_round_open(&w, f.set, 2, PS, &err) == 0);
+	CHECK(t, img_writer_finish(&w, &top, 1, &err) == 0);
+	CHECK(t, img_set_open(&set, f.set, &err) == 0);
+	CHECK(t, runs_are(&set.round[0].skip, skip1, 2));
+	CHECK(t, set.fill_pages == 0 && set.data_pages == 32);
+	img_set_close(&set);
+	teardown(t, &f);
+}
+
 /* img_set_open fails naming @file. */
 static bool refused(const struct fixture *f, const char *file, struct err *err)
 {
@@ -458,6 +484,7 @@ int main(void)
 	RUN(&t, skip_sets_exact);
 	RUN(&t, fill_gives_newest);
 	RUN(&t, vma_gone_skipped);
+	RUN(&t, vma_at_top_skips);
 	RUN(&t, gap_refused);
 	RUN(&t, empty_set_refused);
 	RUN(&t, corrupt_round_refused);

@@ -136,6 +136,10 @@ struct reply {
 	int64_t x;
 };
 
+/* The rig's commands and replies ride in frames of lazyrestore's own protocol. */
+#define RIG_CMD		PROTO_GO
+#define RIG_REPLY	PROTO_VERDICT
+
 struct dest {
 	uint64_t npages;
 	uint8_t *state;		/* per original page */
@@ -261,7 +265,8 @@ static void dest_cmd(struct dest *d, const struct cmd *c, struct reply *r)
 static int run_dest(int sock, uint64_t npages, int kind)
 {
 	struct dest d = { .npages = npages, .lazy = RUNS_INIT };
-	char why[160], *m;
+	struct err e;
+	char *m;
 	int uffd;
 
 	m = mmap((void *)BASE, npages * ps, PROT_READ | PROT_WRITE,
@@ -278,24 +283,24 @@ static int run_dest(int sock, uint64_t npages, int kind)
 		if (!runs_contains(&d.lazy, BASE / ps + p))
 			fill_page(m + p * ps, BASE + p * ps, 1);
 	}
-	uffd = uffd_create_events(why, sizeof(why));
+	uffd = uffd_open_events(&e);
 	if (uffd < 0 || uffd_register_missing(uffd, BASE, npages * ps)) {
-		fprintf(stderr, "# dest: %s\n", uffd < 0 ? why : strerror(errno));
+		fprintf(stderr, "# dest: %s\n", uffd < 0 ? e.msg : strerror(errno));
 		return 2;
 	}
-	if (proto_send_fd(sock, uffd, "U", 1))
+	if (proto_send_fd(sock, PROTO_UFFD, uffd, NULL, 0, &e))
 		return 2;
 	close(uffd);
 	for (;;) {
 		struct cmd c;
 		struct reply r = { 0, 0 };
 
-		if (proto_read_all(sock, &c, sizeof(c), 600000))
+		if (proto_recv(sock, RIG_CMD, &c, sizeof(c), 600000, NULL, &e))
 			return 3;
 		if (c.op == 'Q')
 			break;
 		dest_cmd(&d, &c, &r);
-		if (proto_write_all(sock, &r, sizeof(r)))
+		if (proto_send(sock, RIG_REPLY, &r, sizeof(r), &e))
 			return 3;
 	}
 	free(d.state);
@@ -355,8 +360,9 @@ static pid_t spawn(const char *role, const char *a1, const char *a2, const char 
 
 static int rig_open(struct rig *r, uint64_t npages, int kind)
 {
-	char n[32], k[16], s[16], c;
+	char n[32], k[16], s[16];
 	int sv[2], status;
+	struct err e;
 
 	memset(r, 0, sizeof(*r));
 	r->npages = npages;
@@ -377,7 +383,7 @@ static int rig_open(struct rig *r, uint64_t npages, int kind)
 	r->sock = sv[0];
 	if (r->dst < 0)
 		return -1;
-	r->uffd = proto_recv_fd(r->sock, &c, 1, 30000);
+	r->uffd = proto_recv_fd(r->sock, PROTO_UFFD, NULL, 0, 30000, &e);
 	return r->uffd < 0 ? -1 : 0;
 }
 
@@ -402,8 +408,9 @@ static int rig_go(struct rig *r, struct lazy_cfg *cfg)
 static int rig_send(struct rig *r, int op, uint64_t a, uint64_t b, uint64_t c)
 {
 	struct cmd cmd = { .op = op, .a = a, .b = b, .c = c };
+	struct err e;
 
-	return proto_write_all(r->sock, &cmd, sizeof(cmd));
+	return proto_send(r->sock, RIG_CMD, &cmd, sizeof(cmd), &e);
 }
 
 /*
@@ -422,9 +429,12 @@ static bool rig_pending(struct rig *r)
 static int64_t rig_reply(struct rig *r, int64_t *x)
 {
 	struct reply rep;
+	struct err e;
 
-	if (proto_read_all(r->sock, &rep, sizeof(rep), 60000))
+	if (proto_recv(r->sock, RIG_REPLY, &rep, sizeof(rep), 60000, NULL, &e)) {
+		fprintf(stderr, "# rig: %s\n", e.msg);
 		return -1000;
+	}
 	if (x)
 		*x = rep.x;
 	return rep.bad;
@@ -953,11 +963,11 @@ int main(int argc, char **argv)
 
 	ps = sysconf(_SC_PAGESIZE);
 	if (argc == 2 && !strcmp(argv[1], "--probe")) {
-		char why[160];
-		int fd = uffd_create_events(why, sizeof(why));
+		struct err e;
+		int fd = uffd_open_events(&e);
 
 		if (fd < 0)
-			printf("# %s\n", why);
+			printf("# %s\n", e.msg);
 		return fd < 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "--source"))

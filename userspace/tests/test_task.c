@@ -16,10 +16,13 @@
 static struct task_state *running(struct layout *l, int steps)
 {
 	struct task_state *s;
+	struct err e;
 
 	layout_init(l, 4 * MIB, 7);
-	if (task_map(l, task_hot_pages(l, 100, 0)))
+	if (task_map(l, task_hot_pages(l, 100, 0), &e)) {
+		printf("# %s\n", e.msg);
 		return NULL;
+	}
 	s = task_of(l);
 	for (int i = 0; i < steps; i++)
 		task_step(s);

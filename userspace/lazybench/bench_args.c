@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lazybench's command line: every value checked before anything runs, a
+ * bad one named in one line; and --dir made ready (a scratch directory
+ * of its own in it, so that a pages.img already there is never written).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+void bench_usage(FILE *f)
+{
+	fprintf(f, "usage: lazybench fill|faults [OPTIONS]\n"
+		"  fill    image files -> destination memory, every method and the limits\n"
+		"  faults  lazy fault service: lazyrestore's handler vs a bare uffd round trip\n"
+		"  --dir DIR          where to work (made if missing; default /tmp); fill writes\n"
+		"                     its image into a directory of its own there and removes it\n"
+		"  --fill-mib N       fill: MiB to fill, 1 to %llu (default 256)\n"
+		"  --method M         fill: only this method (to profile it: perf record ...)\n"
+		"  --fault-pages N    faults: pages of the region, 1 to %llu (default 4096)\n"
+		"  --placement P      faults: same-cpu (default: the faulting thread and the\n"
+		"                     handler on one CPU) or cross-cpu (on two)\n"
+		"The fill methods:",
+		BENCH_MAX_MIB, BENCH_MAX_PAGES);
+	for (size_t i = 0; bench_fill_method(i); i++)
+		fprintf(f, "%s%s", i % 6 ? " " : "\n    ", bench_fill_method(i));
+	fprintf(f, "\nPrints JSON lines; scripts/bench makes the table and plots.\n"
+		"Exit: 0, 1 when a run failed or the kernel lacks what it needs, 2 on bad usage.\n");
+}
+
+static const struct option opts[] = {
+	{ "dir", required_argument, NULL, 'd' },
+	{ "fill-mib", required_argument, NULL, 'f' },
+	{ "fault-pages", required_argument, NULL, 'p' },
+	{ "method", required_argument, NULL, 'm' },
+	{ "placement", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *opt_name(int val)
+{
+	for (const struct option *o = opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+/*
+ * A whole number from 1 to @max, digits only: strtoull alone takes
+ * "-1" (as 2^64 - 1), " 5" and "+5", and says nothing of "5x".
+ */
+static int parse_count(const char *name, const char *s, uint64_t max, const char *unit,
+		       uint64_t *out, struct err *err)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+	if (s[0] < '0' || s[0] > '9' || errno || *end || v < 1 || v > max)
+		return err_set(err, EINVAL, "--%s takes a whole number of %s from 1 to %llu, not '%s'",
+			       name, unit, (unsigned long long)max, s);
+	*out = v;
+	return 0;
+}
+
+static int method_known(const char *name, struct err *err)
+{
+	size_t n, i;
+
+	for (i = 0; bench_fill_method(i); i++)
+		if (!strcmp(bench_fill_method(i), name))
+			return 0;
+	n = (size_t)snprintf(err->msg, sizeof(err->msg), "--method: unknown method '%.40s' (", name);
+	/* As many names as one message holds, and where the rest are. */
+	for (i = 0; bench_fill_method(i) && n < sizeof(err->msg); i++) {
+		const char *m = bench_fill_method(i);
+
+		if (n + strlen(m) + 8 >= sizeof(err->msg)) {
+			snprintf(err->msg + n, sizeof(err->msg) - n, ", ...)");
+			break;
+		}
+		n += snprintf(err->msg + n, sizeof(err->msg) - n, "%s%s", i ? ", " : "", m);
+	}
+	if (!bench_fill_method(i) && n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - n, ")");
+	err->file[0] = '\0';
+	err->offset = 0;
+	err->code = EINVAL;
+	return -EINVAL;
+}
+
+/* Both copies of the data (the source and the target) must fit in memory at once. */
+static int fits_memory(const char *name, uint64_t n, uint64_t unit, struct err *err)
+{
+	uint64_t mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE), need;
+
+	if (__builtin_mul_overflow(n, 2 * unit, &need) || need > mem)
+		return err_set(err, EINVAL, "--%s %llu: the run holds 2 x %llu MiB in memory, more than "
+			       "this machine's %llu MiB", name, (unsigned long long)n,
+			       (unsigned long long)(n * unit >> 20), (unsigned long long)(mem >> 20));
+	return 0;
+}
+
+int bench_parse_args(struct bench_opts *o, int argc, char **argv, struct err *err)
+{
+	bool seen[128] = { false };
+	int opt, ret;
+
+	if (argc < 2)
+		return err_set(err, EINVAL, "no command: fill or faults");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return 1;
+	if (!strcmp(argv[1], "fill"))
+		o->cmd = BENCH_FILL;
+	else if (!strcmp(argv[1], "faults"))
+		o->cmd = BENCH_FAULTS;
+	else if (argv[1][0] == '-')
+		return err_set(err, EINVAL, "the command comes first: fill or faults, not '%.60s'",
+			       argv[1]);
+	else
+		return err_set(err, EINVAL, "unknown command '%.60s': fill or faults", argv[1]);
+
+	/* Errors reported here, not by getopt: one line, and ours. */
+	opterr = 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			return 1;
+		case ':':
+			return err_set(err, EINVAL, "--%s needs a value", opt_name(optopt));
+		case '?':
+			if (optopt)
+				return err_set(err, EINVAL, "unknown option '-%c'", optopt);
+			return err_set(err, EINVAL, "unknown or ambiguous option '%.*s'",
+				       (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+		case 'd':
+			if (!optarg[0])
+				return err_set(err, EINVAL, "--dir needs a directory, not ''");
+			o->dir = optarg;
+			break;
+		case 'f':
+			ret = parse_count("fill-mib", optarg, BENCH_MAX_MIB, "MiB", &o->fill_mib, err);
+			if (ret)
+				return ret;
+			break;
+		case 'p':
+			ret = parse_count("fault-pages", optarg, BENCH_MAX_PAGES, "pages",
+					  &o->fault_pages, err);
+			if (ret)
+				return ret;
+			break;
+		case 'm':
+			if (method_known(optarg, err))
+				return -EINVAL;
+			o->method = optarg;
+			break;
+		case 'P':
+			if (!strcmp(optarg, "same-cpu"))
+				o->placement = BENCH_SAME_CPU;
+			else if (!strcmp(optarg, "cross-cpu"))
+				o->placement = BENCH_CROSS_CPU;
+			else
+				return err_set(err, EINVAL,
+					       "--placement takes same-cpu or cross-cpu, not '%.60s'",
+					       optarg);
+			break;
+		}
+		seen[opt & 127] = true;
+	}
+	if (optind < argc)
+		return err_set(err, EINVAL, "unexpected argument '%.60s'", argv[optind]);
+	/* An option the command does not use would be ignored: refused instead. */
+	if (o->cmd == BENCH_FILL && (seen['p'] || seen['P']))
+		return err_set(err, EINVAL, "--%s belongs to faults, not fill",
+			       opt_name(seen['p'] ? 'p' : 'P'));
+	if (o->cmd == BENCH_FAULTS && (seen['f'] || seen['m']))
+		return err_set(err, EINVAL, "--%s belongs to fill, not faults",
+			       opt_name(seen['f'] ? 'f' : 'm'));
+	if (o->cmd == BENCH_FILL)
+		return fits_memory("fill-mib", o->fill_mib, 1ULL << 20, err);
+	return fits_memory("fault-pages", o->fault_pages, (uint64_t)getpagesize(), err);
+}
+
+int bench_dir_open(struct bench_opts *o, struct err *err)
+{
+	struct stat st;
+
+	if (stat(o->dir, &st)) {
+		if (errno != ENOENT)
+			return err_sys(err, "--dir %.100s", o->dir);
+		if (mkdir(o->dir, 0700))
+			return err_sys(err, "--dir %.100s: cannot create it", o->dir);
+		o->dir_made = true;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return err_set(err, ENOTDIR, "--dir %.100s: not a directory", o->dir);
+	}
+	if (o->cmd != BENCH_FILL)
+		return 0;
+	/* Made here, not in the run: a directory it cannot write in is bad usage. */
+	if ((size_t)snprintf(o->scratch, sizeof(o->scratch), "%s/lazybench-fill.XXXXXX", o->dir) >=
+	    sizeof(o->scratch)) {
+		o->scratch[0] = '\0';
+		bench_dir_close(o);
+		return err_set(err, ENAMETOOLONG, "--dir %.100s: path too long", o->dir);
+	}
+	if (!mkdtemp(o->scratch)) {
+		int ret = err_sys(err, "--dir %.100s: cannot make a directory in it", o->dir);
+
+		o->scratch[0] = '\0';
+		bench_dir_close(o);
+		return ret;
+	}
+	return 0;
+}
+
+void bench_dir_close(struct bench_opts *o)
+{
+	/* What an image writer leaves, by name: nothing else of the directory is ours. */
+	static const char *const files[] = { "pages.img", "pagemap.img", "mm.img",
+					     ".pagemap.img.tmp", ".mm.img.tmp" };
+	char path[sizeof(o->scratch) + 32];
+
+	if (o->scratch[0]) {
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", o->scratch, files[i]);
+			unlink(path);
+		}
+		rmdir(o->scratch);
+		o->scratch[0] = '\0';
+	}
+	if (o->dir_made)
+		rmdir(o->dir);
+	o->dir_made = false;
+}
