@@ -204,10 +204,14 @@ const char *collapse_test_why_not(void)
 }
 
 /*
- * Only the guardian puts them back: the harness's children inherit the
- * handlers and the atexit() entry, and a ^C reaches them all. The
- * guardian spends the run in waitpid(), which is where a signal finds
- * it, so the stdio that thp_restore_settings() uses is never re-entered.
+ * Only the guardian, main(), puts them back: the harness's children
+ * inherit the handlers and the atexit() entry. Each test runs in a
+ * process group of its own (the harness's setpgrp()), so a ^C from the
+ * terminal reaches main() alone: it puts the settings back and dies of
+ * the signal while the test it waited for runs on, and what that test
+ * changes afterwards only its own teardown puts back. The guardian
+ * spends the run in waitpid(), which is where a signal finds it, so the
+ * stdio that thp_restore_settings() uses is never re-entered.
  */
 static void restore_thp_settings(void)
 {
