@@ -34,6 +34,7 @@
 #include "runs.h"
 #include "uffd.h"
 #include "tap.h"
+#include "word_sock.h"
 
 #define TIMEOUT_MS	30000
 #define WHAT_LEN	128		/* lazy.c keeps that much of a message */
@@ -60,57 +61,6 @@ static bool page_ok(const char *p, uint64_t i)
 		if (v[k] != pattern(i))
 			return false;
 	return true;
-}
-
-/* --- a word and maybe an fd over a unix socket (not lib/proto.c: it is being reworked) --- */
-
-static int send_word(int sock, int fd, uint64_t word)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &word, .iov_len = sizeof(word) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(word) ? 0 : -1;
-}
-
-/* The word, and in *fd the fd that came with it or -1; -1 on timeout or EOF. */
-static int recv_word(int sock, uint64_t *word, int *fd, int timeout_ms)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = word, .iov_len = sizeof(*word) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	struct cmsghdr *c;
-
-	if (fd)
-		*fd = -1;
-	if (poll(&p, 1, timeout_ms) != 1 || recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != sizeof(*word))
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-		int got;
-
-		memcpy(&got, CMSG_DATA(c), sizeof(int));
-		if (fd)
-			*fd = got;
-		else
-			close(got);
-	}
-	return 0;
 }
 
 /* Commands: an op in the low byte, two page numbers above it. */

@@ -25,6 +25,7 @@
 #include "uffd.h"
 #include "uffd_uapi.h"
 #include "tap.h"
+#include "word_sock.h"
 
 #define NPAGES	4
 
@@ -230,43 +231,12 @@ static void zeropage_onto_populated(struct tap *t)
 	area_close(&a, NPAGES);
 }
 
-/* One fd over a unix socket, with a word of payload. */
-static int send_fd(int sock, int fd, uint64_t word)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &word, .iov_len = sizeof(word) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &mh, 0) == sizeof(word) ? 0 : -1;
-}
-
+/* One fd over a unix socket with a word; the fd, or -1 if none came in 10 s. */
 static int recv_fd(int sock, uint64_t *word)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = word, .iov_len = sizeof(*word) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	struct cmsghdr *c;
 	int fd;
 
-	if (poll(&p, 1, 10000) != 1 || recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != sizeof(*word))
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	return recv_word(sock, word, &fd, 10000) ? -1 : fd;
 }
 
 /* The child: two registered pages, its userfaultfd to the parent, then exit when told. */
@@ -282,7 +252,7 @@ static int esrch_child(int sock)
 	uffd = uffd_open(0, &e);
 	if (uffd < 0 || uffd_register_missing(uffd, (uint64_t)p, 2 * ps))
 		return 3;
-	if (send_fd(sock, uffd, (uint64_t)p))
+	if (send_word(sock, uffd, (uint64_t)p))
 		return 4;
 	close(uffd);
 	return read(sock, &c, 1) == 1 ? 0 : 5;
