@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "parse.h"
 
 void bench_usage(FILE *f)
 {
@@ -52,19 +53,13 @@ static const char *opt_name(int val)
 	return "?";
 }
 
-/*
- * A whole number from 1 to @max, digits only: strtoull alone takes
- * "-1" (as 2^64 - 1), " 5" and "+5", and says nothing of "5x".
- */
+/* A whole number from 1 to @max (parse_decimal()'s digits only). */
 static int parse_count(const char *name, const char *s, uint64_t max, const char *unit,
 		       uint64_t *out, struct err *err)
 {
 	unsigned long long v;
-	char *end;
 
-	errno = 0;
-	v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
-	if (s[0] < '0' || s[0] > '9' || errno || *end || v < 1 || v > max)
+	if (parse_decimal(s, 1, max, &v))
 		return err_set(err, EINVAL, "--%s takes a whole number of %s from 1 to %llu, not '%s'",
 			       name, unit, (unsigned long long)max, s);
 	*out = v;

@@ -22,6 +22,7 @@
 #include "knobs_cmd.h"
 #include "migrate.h"
 #include "numa_policy.h"
+#include "parse.h"
 #include "result_json.h"
 #include "result_table.h"
 #include "scenario.h"
@@ -96,13 +97,12 @@ static int bad_option(char **argv, int opt)
 /* A decimal number in [min, max]: digits only, no sign, no blanks. */
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
-	char *end;
+	unsigned long long v;
 
-	if (*s < '0' || *s > '9')
+	if (parse_decimal(s, min, max, &v))
 		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno || *end || *out < min || *out > max ? -1 : 0;
+	*out = v;
+	return 0;
 }
 
 /* lazyrestore workload: the process criu-* runs dump, restore and ask to check itself. */

@@ -29,6 +29,7 @@
 
 #include "fatal_signal.h"
 #include "knobs.h"
+#include "parse.h"
 #include "procfs.h"
 #include "uffd.h"
 
@@ -87,13 +88,12 @@ static void *serve(void *arg)
 /* An even number of MiB, 2 to MAX_SIZE_MIB: digits only, no sign, no blanks. */
 static int parse_size(const char *s, unsigned long *mib)
 {
-	char *end;
+	unsigned long long v;
 
-	if (*s < '0' || *s > '9')
+	if (parse_decimal(s, 2, MAX_SIZE_MIB, &v) || v % 2)
 		return -1;
-	errno = 0;
-	*mib = strtoul(s, &end, 10);
-	return errno || *end || *mib < 2 || *mib > MAX_SIZE_MIB || *mib % 2 ? -1 : 0;
+	*mib = v;
+	return 0;
 }
 
 /* madvise() or an error naming the advice. */
