@@ -19,6 +19,7 @@ help:
 	@echo "make export       kernel/ commits + repo selftest sources -> patches/"
 	@echo "make check-series sync, cover letter, checkpatch, each patch builds"
 	@echo "make deps|tree|config|build   one step of the pipeline"
+	@echo "make vm-shell     a root shell in the guest on the built kernel"
 	@echo "make clean        remove build/ (keeps kernel/ and ccache)"
 
 deps:
@@ -46,14 +47,14 @@ check:
 bench: bench-host bench-guest
 bench-host: build
 	$(S)/bench --out build/bench/host
-	$(S)/bench-report build/bench/host
+	$(S)/bench-report.py build/bench/host
 # Guest: 1 GiB at most (source, destination and images share its memory).
 bench-guest: build
 	rm -rf build/bench/guest
 	$(S)/vm --mem 6144 --timeout 3000 --run-dir build/bench/guest-run -- \
 		$(S)/bench --guest --out /run/lazyvm/bench --sizes 256,1024 --fill-mib 256
 	rm -rf build/bench/guest && mv build/bench/guest-run/bench build/bench/guest
-	$(S)/bench-report build/bench/guest
+	$(S)/bench-report.py build/bench/guest
 # One boot: the restore table, then the running-region scenario (THP of
 # memory the restored process keeps faulting in during the restore window).
 fuzz:
@@ -63,6 +64,9 @@ demo: build
 	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"
 	$(S)/vm --timeout 900 -- sh -c 'build/userspace/lazyrestore run --strategy all --size 32; a=$$?; \
 		build/userspace/lazyrestore scenario running-region --size 8; b=$$?; exit $$((a ? a : b))'
+# An interactive root shell in the guest on the built kernel; exit powers it off.
+vm-shell: build
+	$(S)/vm --shell
 clean:
 	rm -rf build
 distclean: clean

@@ -35,3 +35,49 @@ series_files() { find "$PATCHES" -maxdepth 1 -name '*.patch' | LC_ALL=C sort; }
 series_hash() {
 	{ series_files | while read -r p; do cat "$p"; done; } | sha256sum | cut -c1-16
 }
+
+# One result row: tsv_row TSV SUITE NAME STATUS NOTE. Tabs and newlines in
+# the name or note become spaces: the table's fields stay four.
+tsv_row() {
+	local tsv=$1
+	shift
+	printf '%s\t%s\t%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')" "$3" \
+		"$(printf '%s' "$4" | tr '\t\n' '  ')" >> "$tsv"
+}
+
+# The guest selftests tests/guest-tests names, all built.
+need_selftests() {
+	local missing
+	missing=$("$REPO/scripts/manifest.py" --ksrc "$KSRC" build | cut -f1 |
+		while read -r b; do [ -x "$SELFTEST_BIN/$b" ] || printf ' %s' "$b"; done)
+	[ -z "$missing" ] || die "selftests not built in $SELFTEST_BIN:$missing: run scripts/build first"
+}
+
+# with_progress WHAT LOG CMD...: run CMD, its output into LOG, and say once
+# a minute (PROGRESS_SECONDS) how far it is: the files a kernel build has
+# compiled (lines "  CC ..." in LOG) of how many the last WHAT compiled.
+# CMD's status.
+with_progress() {
+	local what=$1 log=$2 pid rc=0 start=$SECONDS every=${PROGRESS_SECONDS:-60} next n of
+	shift 2
+	of=$(cat "$BUILD/stamps/progress-$what" 2>/dev/null || true)
+	next=$every
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		[ $((SECONDS - start)) -ge "$next" ] || continue
+		next=$((next + every))
+		n=$(grep -c '^  CC ' "$log" || true)
+		if [ "$n" -gt 0 ]; then
+			say "$what: $((SECONDS - start)) s, $n files compiled${of:+ of about $of (the last $what)}"
+		else
+			say "$what: $((SECONDS - start)) s, still running"
+		fi
+	done
+	wait "$pid" || rc=$?
+	n=$(grep -c '^  CC ' "$log" || true)
+	# A build that compiled next to nothing (ccache, a rebuild) is no measure.
+	[ "$rc" -ne 0 ] || [ "$n" -lt 100 ] || stamp_set "progress-$what" "$n"
+	return "$rc"
+}

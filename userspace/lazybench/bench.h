@@ -2,7 +2,7 @@
 /*
  * lazybench: the pieces of a restore measured one at a time, each next
  * to the machine's own limit measured in the same run. Results go out
- * as JSON lines for scripts/bench-report.
+ * as JSON lines for scripts/bench-report.py.
  */
 #ifndef LAZYRESTORE_BENCH_H
 #define LAZYRESTORE_BENCH_H
@@ -18,8 +18,11 @@
 #define BENCH_REPEAT	3
 #define BENCH_MAX_MIB	(1ULL << 20)		/* --fill-mib */
 #define BENCH_MAX_PAGES	(1ULL << 20)		/* --fault-pages */
+#define BENCH_MAX_VMAS	60000			/* --vma-counts: under vm.max_map_count's 65530 */
+#define BENCH_MAX_VMA_COUNTS 8
+#define BENCH_MAX_VMA_PAGES 511			/* --vma-pages: below a PMD */
 
-enum bench_cmd { BENCH_FILL, BENCH_FAULTS };
+enum bench_cmd { BENCH_FILL, BENCH_FAULTS, BENCH_VMAS };
 
 /*
  * Where the faulting thread and the handler's threads run. Waking a
@@ -39,6 +42,9 @@ struct bench_opts {
 	uint64_t fault_pages;
 	const char *method;	/* fill: only this one (for a profiler), NULL: all */
 	enum bench_placement placement;
+	uint64_t vma_counts[BENCH_MAX_VMA_COUNTS];	/* vmas: ascending */
+	size_t nr_vma_counts;
+	uint64_t vma_pages;
 	FILE *out;		/* JSON lines */
 };
 
@@ -66,5 +72,7 @@ const char *bench_fill_method(size_t i);
 /* 0, or a negative errno with *err saying what failed (a missing kernel feature named). */
 int bench_fill(const struct bench_opts *o, struct err *err);
 int bench_faults(const struct bench_opts *o, struct err *err);
+/* Each strategy's madvise sequence over each of --vma-counts VMAs. */
+int bench_vmas(const struct bench_opts *o, struct err *err);
 
 #endif

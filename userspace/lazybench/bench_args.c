@@ -17,9 +17,10 @@
 
 void bench_usage(FILE *f)
 {
-	fprintf(f, "usage: lazybench fill|faults [OPTIONS]\n"
+	fprintf(f, "usage: lazybench fill|faults|vmas [OPTIONS]\n"
 		"  fill    image files -> destination memory, every method and the limits\n"
 		"  faults  lazy fault service: lazyrestore's handler vs a bare uffd round trip\n"
+		"  vmas    each strategy's madvise sequence over many VMAs, and the layout left\n"
 		"  --dir DIR          where to work (made if missing; default /tmp); fill writes\n"
 		"                     its image into a directory of its own there and removes it\n"
 		"  --fill-mib N       fill: MiB to fill, 1 to %llu (default 256)\n"
@@ -27,8 +28,11 @@ void bench_usage(FILE *f)
 		"  --fault-pages N    faults: pages of the region, 1 to %llu (default 4096)\n"
 		"  --placement P      faults: same-cpu (default: the faulting thread and the\n"
 		"                     handler on one CPU) or cross-cpu (on two)\n"
+		"  --vma-counts N,... vmas: VMA counts, ascending, 1 to %d, at most %d of them\n"
+		"                     (default 10,1000,10000)\n"
+		"  --vma-pages N      vmas: pages per VMA, 1 to %d (default 8)\n"
 		"The fill methods:",
-		BENCH_MAX_MIB, BENCH_MAX_PAGES);
+		BENCH_MAX_MIB, BENCH_MAX_PAGES, BENCH_MAX_VMAS, BENCH_MAX_VMA_COUNTS, BENCH_MAX_VMA_PAGES);
 	for (size_t i = 0; bench_fill_method(i); i++)
 		fprintf(f, "%s%s", i % 6 ? " " : "\n    ", bench_fill_method(i));
 	fprintf(f, "\nPrints JSON lines; scripts/bench makes the table and plots.\n"
@@ -41,6 +45,8 @@ static const struct option opts[] = {
 	{ "fault-pages", required_argument, NULL, 'p' },
 	{ "method", required_argument, NULL, 'm' },
 	{ "placement", required_argument, NULL, 'P' },
+	{ "vma-counts", required_argument, NULL, 'c' },
+	{ "vma-pages", required_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -92,6 +98,35 @@ static int method_known(const char *name, struct err *err)
 	return -EINVAL;
 }
 
+/* "10,1000,10000": ascending counts of VMAs. */
+static int parse_counts(const char *s, struct bench_opts *o, struct err *err)
+{
+	char buf[128], *save = NULL, *tok;
+	uint64_t prev = 0;
+
+	if (strlen(s) >= sizeof(buf))
+		return err_set(err, EINVAL, "--vma-counts: too long ('%.40s...')", s);
+	strcpy(buf, s);
+	o->nr_vma_counts = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v = 0;
+
+		if (o->nr_vma_counts == BENCH_MAX_VMA_COUNTS)
+			return err_set(err, EINVAL, "--vma-counts takes at most %d counts, not '%.60s'",
+				       BENCH_MAX_VMA_COUNTS, s);
+		if (parse_count("vma-counts", tok, BENCH_MAX_VMAS, "VMAs", &v, err))
+			return -EINVAL;
+		if (v <= prev)
+			return err_set(err, EINVAL, "--vma-counts must be ascending: %llu after %llu in '%.60s'",
+				       (unsigned long long)v, (unsigned long long)prev, s);
+		o->vma_counts[o->nr_vma_counts++] = prev = v;
+	}
+	/* strtok_r() skips empty fields: ",5" and "5,,6" would pass unseen. */
+	if (!o->nr_vma_counts || s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
+		return err_set(err, EINVAL, "--vma-counts takes counts separated by commas, not '%.60s'", s);
+	return 0;
+}
+
 /* Both copies of the data (the source and the target) must fit in memory at once. */
 static int fits_memory(const char *name, uint64_t n, uint64_t unit, struct err *err)
 {
@@ -110,18 +145,20 @@ int bench_parse_args(struct bench_opts *o, int argc, char **argv, struct err *er
 	int opt, ret;
 
 	if (argc < 2)
-		return err_set(err, EINVAL, "no command: fill or faults");
+		return err_set(err, EINVAL, "no command: fill, faults or vmas");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return 1;
 	if (!strcmp(argv[1], "fill"))
 		o->cmd = BENCH_FILL;
 	else if (!strcmp(argv[1], "faults"))
 		o->cmd = BENCH_FAULTS;
+	else if (!strcmp(argv[1], "vmas"))
+		o->cmd = BENCH_VMAS;
 	else if (argv[1][0] == '-')
-		return err_set(err, EINVAL, "the command comes first: fill or faults, not '%.60s'",
+		return err_set(err, EINVAL, "the command comes first: fill, faults or vmas, not '%.60s'",
 			       argv[1]);
 	else
-		return err_set(err, EINVAL, "unknown command '%.60s': fill or faults", argv[1]);
+		return err_set(err, EINVAL, "unknown command '%.60s': fill, faults or vmas", argv[1]);
 
 	/* Errors reported here, not by getopt: one line, and ours. */
 	opterr = 0;
@@ -168,20 +205,39 @@ int bench_parse_args(struct bench_opts *o, int argc, char **argv, struct err *er
 					       "--placement takes same-cpu or cross-cpu, not '%.60s'",
 					       optarg);
 			break;
+		case 'c':
+			ret = parse_counts(optarg, o, err);
+			if (ret)
+				return ret;
+			break;
+		case 'v':
+			ret = parse_count("vma-pages", optarg, BENCH_MAX_VMA_PAGES, "pages", &o->vma_pages,
+					  err);
+			if (ret)
+				return ret;
+			break;
 		}
 		seen[opt & 127] = true;
 	}
 	if (optind < argc)
 		return err_set(err, EINVAL, "unexpected argument '%.60s'", argv[optind]);
 	/* An option the command does not use would be ignored: refused instead. */
-	if (o->cmd == BENCH_FILL && (seen['p'] || seen['P']))
-		return err_set(err, EINVAL, "--%s belongs to faults, not fill",
-			       opt_name(seen['p'] ? 'p' : 'P'));
-	if (o->cmd == BENCH_FAULTS && (seen['f'] || seen['m']))
-		return err_set(err, EINVAL, "--%s belongs to fill, not faults",
-			       opt_name(seen['f'] ? 'f' : 'm'));
+	static const struct { int opt; enum bench_cmd cmd; } owner[] = {
+		{ 'f', BENCH_FILL }, { 'm', BENCH_FILL }, { 'p', BENCH_FAULTS }, { 'P', BENCH_FAULTS },
+		{ 'c', BENCH_VMAS }, { 'v', BENCH_VMAS },
+	};
+	static const char *const cmd_names[] = { "fill", "faults", "vmas" };
+
+	for (size_t i = 0; i < sizeof(owner) / sizeof(owner[0]); i++)
+		if (seen[owner[i].opt] && owner[i].cmd != o->cmd)
+			return err_set(err, EINVAL, "--%s belongs to %s, not %s", opt_name(owner[i].opt),
+				       cmd_names[owner[i].cmd], cmd_names[o->cmd]);
 	if (o->cmd == BENCH_FILL)
 		return fits_memory("fill-mib", o->fill_mib, 1ULL << 20, err);
+	if (o->cmd == BENCH_VMAS)
+		/* Half of each VMA is filled, but all of it may be: the whole counted once. */
+		return fits_memory("vma-counts", o->vma_counts[o->nr_vma_counts - 1],
+				   o->vma_pages * (uint64_t)getpagesize() / 2, err);
 	return fits_memory("fault-pages", o->fault_pages, (uint64_t)getpagesize(), err);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lazybench fill|faults [OPTIONS] (lazybench --help)
+ * lazybench fill|faults|vmas [OPTIONS] (lazybench --help)
  * Writes JSON lines to stdout; scripts/bench runs it and reports.
  * Exit 2: bad usage, one line saying what; 1: a run failed, or the
  * kernel lacks what it needs, named.
@@ -53,8 +53,10 @@ void bench_fill_row(const struct bench_opts *o, const char *name, const char *wh
 
 int main(int argc, char **argv)
 {
+	static const char *const cmd_names[] = { "fill", "faults", "vmas" };
 	struct bench_opts o = { .dir = "/tmp", .fill_mib = 256, .fault_pages = 4096,
-				.placement = BENCH_SAME_CPU, .out = stdout };
+				.placement = BENCH_SAME_CPU, .vma_counts = { 10, 1000, 10000 },
+				.nr_vma_counts = 3, .vma_pages = 8, .out = stdout };
 	struct err err = { .msg = "" };
 	char buf[sizeof(err.msg) + 64];
 	int ret = bench_parse_args(&o, argc, argv, &err);
@@ -69,11 +71,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lazybench: %s (lazybench --help)\n", err.msg);
 		return 2;
 	}
-	ret = o.cmd == BENCH_FILL ? bench_fill(&o, &err) : bench_faults(&o, &err);
+	ret = o.cmd == BENCH_FILL ? bench_fill(&o, &err) :
+	      o.cmd == BENCH_FAULTS ? bench_faults(&o, &err) : bench_vmas(&o, &err);
 	bench_dir_close(&o);
 	if (ret) {
-		fprintf(stderr, "lazybench: %s: %s\n", o.cmd == BENCH_FILL ? "fill" : "faults",
-			err_str(&err, buf, sizeof(buf)));
+		fprintf(stderr, "lazybench: %s: %s\n", cmd_names[o.cmd], err_str(&err, buf, sizeof(buf)));
 		return 1;
 	}
 	return 0;

@@ -7,7 +7,7 @@
 #include "strategy.h"
 #include "uffd.h"
 #include "uffd_uapi.h"
-#include "workload.h"
+#include "thp_advice.h"
 
 static int source_advice(const struct vma_rec *v)
 {

@@ -10,6 +10,7 @@
 
 #include "numa_policy.h"
 #include "task.h"
+#include "thp_advice.h"
 #include "workload.h"
 
 /* Between the page, its generation and the pending mark: a freeze may fall anywhere. */

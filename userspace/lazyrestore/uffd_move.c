@@ -10,7 +10,7 @@
 #include "numa_policy.h"
 #include "uffd.h"
 #include "uffd_move.h"
-#include "workload.h"
+#include "thp_advice.h"
 
 int uffd_mover_init(struct uffd_mover *m, int uffd, const struct vma_rec *v, size_t n)
 {

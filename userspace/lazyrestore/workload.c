@@ -12,15 +12,6 @@
 #include "task.h"
 #include "workload.h"
 
-int madvise_advice(uint64_t start, uint64_t len, uint32_t advice)
-{
-	if (advice == THP_ADVICE_HUGEPAGE)
-		return madvise((void *)start, len, MADV_HUGEPAGE);
-	if (advice == THP_ADVICE_NOHUGEPAGE)
-		return madvise((void *)start, len, MADV_NOHUGEPAGE);
-	return 0;
-}
-
 int workload_run(const struct layout *l, uint64_t hot_pages, bool arm, int ready_fd)
 {
 	struct workload_ready r = { .armed = 0 };

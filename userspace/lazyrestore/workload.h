@@ -28,7 +28,6 @@ struct workload_ready {
  * Returns only on error.
  */
 int workload_run(const struct layout *l, uint64_t hot_pages, bool arm, int ready_fd);
-int madvise_advice(uint64_t start, uint64_t len, uint32_t advice);
 
 /* A page's contents: its address and generation, spread over the page. */
 static inline uint64_t page_word(uint64_t addr, uint64_t gen, long i)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn one scripts/bench results directory into a table, JSON and plots.
 
-    scripts/bench-report DIR
+    scripts/bench-report.py DIR
 
 Writes DIR/report.txt (also printed), DIR/bench.json (every part plus the
 targets' verdicts) and DIR/{fill,downtime,faults,thp}.png with gnuplot.
@@ -21,6 +21,7 @@ TARGETS = {
     "criu": "post-copy bytes and downtime below CRIU's on the same workload",
     "faults": "lazy fault p50 within 1.3x and p99 within 3x of a bare uffd round trip",
     "thp": "THP coverage back within 1 s of lazy completion with MADV_COLLAPSE",
+    "vmas": "restore time per VMA flat (at the most VMAs within 1.5x of the fewest) and the source's VMA layout kept",
 }
 # Fill methods a restore keeping THP away can use, by the strategy that uses them.
 READ_PATHS = ("read", "preadv", "populate+read", "io_uring", "io_uring-fixed", "io_uring-direct")
@@ -221,6 +222,41 @@ class Report:
                        + (f" (bind:1 {per[0]}, interleave:0-1 {per[1]}, default {per[2]})" if len(per) == 3 else ""))
         self.p()
 
+    def vmas(self):
+        rows = [r for r in load(self.d, "vmas.json") or []]
+        self.data["vmas"] = [r for r in rows if r.get("kind") == "vmas"]
+        if not rows:
+            return
+        self.p("## 6. The restore's madvise sequence over many VMAs (source: adjacent VMAs, every other")
+        self.p("##    MADV_HUGEPAGE; median of 3; after: the VMAs left, with hg/nh unlike the source's)")
+        self.p("##    us/VMA: the whole restore; madv: without mmap and the fill (advice, register, prctl)")
+        self.p(f"{'strategy':12} {'VMAs':>6} {'total ms':>9} {'us/VMA':>7} {'x fewest':>8} {'madv us':>7} {'x fewest':>8} "
+               f"{'after':>6} {'flags off':>9}  slowest phase")
+        verdicts, met = [], True
+        for r in rows:
+            if r.get("kind") == "note":
+                self.p(f"note: {r['note']}")
+                continue
+            mine = [x for x in self.data["vmas"] if x["strategy"] == r["strategy"]]
+            per = lambda x: x["total"] / x["vmas"] * 1e6
+            madv = lambda x: (x["total"] - x["secs"]["mmap"] - x["secs"]["fill"]) / x["vmas"] * 1e6
+            grow = per(r) / per(mine[0])
+            phase = max(r["secs"], key=r["secs"].get)
+            self.p(f"{r['strategy']:12} {r['vmas']:6} {r['total'] * 1e3:9.2f} {per(r):7.2f} {grow:8.2f} "
+                   f"{madv(r):7.2f} {madv(r) / max(madv(mine[0]), 1e-9):8.2f} "
+                   f"{r['restored_vmas']:6} {r['flag_differences']:9}  {phase} {r['secs'][phase] * 1e3:.2f} ms")
+            if r is mine[-1] and len(mine) > 1:
+                kept = r["restored_vmas"] == r["source_vmas"] and not r["flag_differences"]
+                verdicts.append(f"{r['strategy']} x{grow:.2f} ({mine[0]['vmas']}->{r['vmas']} VMAs), "
+                                + ("layout kept" if kept else f"{r['restored_vmas']} VMAs of {r['source_vmas']}, "
+                                   f"{r['flag_differences']} with other flags"))
+                # nohuge-huge and none are there to compare: the target is the protected strategies'
+                if r["strategy"] in ("clr", "prctl", "uffd-copy"):
+                    met = met and grow <= 1.5 and kept
+        if verdicts:
+            self.target("vmas", met, "; ".join(verdicts))
+        self.p()
+
     def plots(self):
         if not shutil.which("gnuplot"):
             self.p("note: no gnuplot (Debian package gnuplot-nox): no plots")
@@ -291,7 +327,7 @@ plot for [i=0:20] "{d}/thp.dat" index i using 1:2 with steps linewidth 2 title c
         self.p(f"# lazyrestore bench: {m['where']}, kernel {m['kernel']}, {m['cpus']} x {m['cpu']}, "
                f"{m['mem_mib']} MiB, {m['platform'] or 'bare metal'}, {m['numa_nodes']} NUMA node(s), THP {m['thp']}, {m['date']}")
         self.p()
-        for part in (self.fill, self.downtime, self.faults, self.thp, self.numa):
+        for part in (self.fill, self.downtime, self.faults, self.thp, self.numa, self.vmas):
             part()
         self.p("## Targets")
         for k, t in TARGETS.items():
@@ -308,5 +344,5 @@ plot for [i=0:20] "{d}/thp.dat" index i using 1:2 with steps linewidth 2 title c
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not os.path.isdir(sys.argv[1]):
-        sys.exit("usage: scripts/bench-report DIR (a scripts/bench results directory)")
+        sys.exit("usage: scripts/bench-report.py DIR (a scripts/bench results directory)")
     Report(os.path.abspath(sys.argv[1])).run()

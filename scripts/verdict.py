@@ -1,27 +1,24 @@
 #!/usr/bin/env python3
-"""Turn a guest test run into results.
+"""Turn a test run into results: the one judge of the pipeline's runs.
 
-    scripts/verdict [--no-console] RUN-DIR LIST KNOWN-FAILURES RESULTS-TSV [NAME...]
+    scripts/verdict.py [--suite NAME] [--no-console] RUN-DIR LIST KNOWN-FAILURES RESULTS-TSV [NAME...]
 
 Reads RUN-DIR/results/NAME.{out,rc} (from scripts/guest-run-tests) and
 RUN-DIR/console.log. Per test: the TAP lines of its output when it prints
 them (kselftest_harness, ksft_test_result), its exit status otherwise
 (0 pass, 4 skip). A kernel splat between a test's start and end markers
 fails that test even when it exited 0; a splat outside any test fails the
-run (--no-console: a run on the host, no kernel log). Appends one row per result to RESULTS-TSV: suite, name, status, note.
-Exit status 0 when nothing failed.
+run (--no-console: a run on the host, no kernel log; the splat patterns
+are scripts/splat-patterns'). Appends one row per result to RESULTS-TSV:
+suite (--suite, default guest), name, status, note; tabs and newlines in
+a field become spaces. Exit status 0 when nothing failed.
 """
+import argparse
 import os
 import re
 import sys
 
-SPLAT = re.compile(
-    r"BUG: |WARNING: |Oops|Kernel panic|general protection fault|"
-    r"possible (recursive|circular) locking|inconsistent lock state|"
-    r"lock held when returning|suspicious RCU usage|INFO: task .* blocked|"
-    r"rcu_.*(stall|detected stalls)|rcu: INFO: .*stall|"
-    r"sleeping function called from invalid context|scheduling while atomic|"
-    r"KASAN|UBSAN|soft lockup|hard LOCKUP|Bad page|bad page state")
+import splats
 TAP = re.compile(r"^(not )?ok (\d+) ([^#]*?)\s*(#\s*(SKIP|XFAIL|TODO)\b\s*(.*))?$")
 # uffd-unit-tests: "Testing <case>... done|skipped [reason: ...]|failed ...",
 # or "ERROR: ..." when err() ended the whole program in that case
@@ -106,7 +103,7 @@ def load_known(path):
     return known
 
 
-def splats_by_test(console):
+def splats_by_test(console, splat):
     """Map test name (or None for outside any test) to its splat lines."""
     found, current = {}, None
     for line in console.splitlines():
@@ -114,9 +111,13 @@ def splats_by_test(console):
         if m:
             current = m.group(2) if m.group(1) == "start" else None
             continue
-        if SPLAT.search(line) and "lazyvm" not in line:
-            found.setdefault(current, []).append(line.strip())
+        for hit in splats.splat_lines(line, splat):
+            found.setdefault(current, []).append(hit)
     return found
+
+
+def field(text):
+    return re.sub(r"[\t\r\n]", " ", text)
 
 
 def earlier_tries(name, tries, known, base):
@@ -154,33 +155,37 @@ def results_of(name, out, rc_line, known, base=""):
         yield case, status, note
 
 
-def main():
-    args = sys.argv[1:]
-    no_console = args[:1] == ["--no-console"]
-    if no_console:
-        args = args[1:]
-    run_dir, list_path, known_path, tsv = args[:4]
-    only = set(args[4:])
-    known = load_known(known_path)
-    console = read(os.path.join(run_dir, "console.log")) or ""
-    splats = splats_by_test(console)
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="scripts/verdict.py")
+    p.add_argument("--suite", default="guest")
+    p.add_argument("--no-console", action="store_true")
+    p.add_argument("run_dir")
+    p.add_argument("list_path")
+    p.add_argument("known_path")
+    p.add_argument("tsv")
+    p.add_argument("only", nargs="*")
+    a = p.parse_args(argv)
+    suite, only = a.suite, set(a.only)
+    known = load_known(a.known_path)
+    console = read(os.path.join(a.run_dir, "console.log")) or ""
+    found = splats_by_test(console, splats.matcher())
     rows = []
-    for name in load_list(list_path):
+    for name in load_list(a.list_path):
         if only and name not in only:
             continue
-        base = os.path.join(run_dir, "results", name)
+        base = os.path.join(a.run_dir, "results", name)
         out, rc = read(base + ".out"), read(base + ".rc")
-        rows.extend(("guest", c, s, n) for c, s, n in results_of(name, out, rc, known, base))
-        for line in splats.pop(name, []):
-            rows.append(("guest", f"{name}:kernel", "fail", f"splat: {line}"))
-    for test, lines in splats.items():
+        rows.extend((suite, c, s, n) for c, s, n in results_of(name, out, rc, known, base))
+        for line in found.pop(name, []):
+            rows.append((suite, f"{name}:kernel", "fail", f"splat: {line}"))
+    for test, lines in found.items():
         for line in lines:
-            rows.append(("guest", f"kernel:{test or 'outside tests'}", "fail", f"splat: {line}"))
-    if not no_console and "reboot: Power down" not in console:
-        rows.append(("guest", "guest:shutdown", "fail", "no clean power-off in the console log"))
-    with open(tsv, "a") as f:
+            rows.append((suite, f"kernel:{test or 'outside tests'}", "fail", f"splat: {line}"))
+    if not a.no_console and "reboot: Power down" not in console:
+        rows.append((suite, f"{suite}:shutdown", "fail", "no clean power-off in the console log"))
+    with open(a.tsv, "a") as f:
         for row in rows:
-            f.write("\t".join(x.replace("\t", " ") for x in row) + "\n")
+            f.write("\t".join(field(x) for x in row) + "\n")
     failed = [r for r in rows if r[2] == "fail"]
     for r in failed:
         print(f"FAIL {r[1]}: {r[3]}", file=sys.stderr)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Judge `lazyrestore run --json` output as TAP.
 
-    tests/lazyrestore/judge host|guest|criu|early|soft-dirty|move-pmd|running-region < results.json
+    tests/lazyrestore/judge.py host|guest|criu|early|soft-dirty|move-pmd|running-region < results.json
+    tests/lazyrestore/judge.py vmas-host|vmas-guest < lazybench-vmas.jsonl
 host (no MADV_CLR_HUGEPAGE): the verifier sees the corruption of "none";
 prctl, uffd-copy and uffd-move lose nothing and keep the VmFlags;
 nohuge-huge keeps the data but not the VmFlags; clr reports the kernel
@@ -21,6 +22,10 @@ running-region (`lazyrestore scenario running-region --json`): the running
 region got less THP under prctl (process-wide) than under uffd-copy (which
 touches only the restored VMAs), uffd-move and clr too where they ran; every
 strategy restored every page with the source's VmFlags.
+vmas-host, vmas-guest (`lazybench vmas` JSON lines): at every VMA count,
+prctl and uffd-copy (and clr on the patched kernel; on the host it is
+skipped with the reason) leave as many VMAs as the source had, each with
+the source's hg/nh; nohuge-huge is reported not to (it merges them).
 criu (guest): CRIU's page-server and local-images lazy restores both ran,
 lost no page, served lazy pages, and kept every VmFlags of the source.
 With host or guest, criu-* rows that ran are held to the same, and rows
@@ -30,12 +35,36 @@ import json
 import sys
 
 mode = sys.argv[1]
-runs = {r["strategy"]: r for r in json.load(sys.stdin)}
 checks = []
 
 
 def check(name, ok, why=""):
     checks.append((name, bool(ok), why))
+
+
+def judge_vmas(lines):
+    rows = [r for r in lines if r.get("kind") == "vmas"]
+    notes = " ".join(r["note"] for r in lines if r.get("kind") == "note")
+    want = ("clr", "prctl", "uffd-copy") if mode == "vmas-guest" else ("prctl", "uffd-copy")
+    for s in want:
+        mine = [r for r in rows if r["strategy"] == s]
+        check(f"vmas: {s} ran at every VMA count", len(mine) >= 2, notes or "no rows")
+        for r in mine:
+            check(f"vmas: {s} over {r['vmas']} VMAs leaves the source's {r['source_vmas']}, hg/nh as the source's",
+                  r["restored_vmas"] == r["source_vmas"] and r["flag_differences"] == 0,
+                  f"{r['restored_vmas']} VMAs, {r['flag_differences']} with other hg/nh")
+    if mode == "vmas-host":
+        check("vmas: clr skipped with the reason", "clr skipped: MADV_CLR_HUGEPAGE not supported" in notes, notes)
+    for r in (r for r in rows if r["strategy"] == "nohuge-huge" and r["vmas"] > 1):
+        check(f"vmas: nohuge-huge over {r['vmas']} VMAs does not keep them (reported)",
+              r["restored_vmas"] < r["source_vmas"] and r["flag_differences"] > 0)
+    finish()
+
+
+if mode.startswith("vmas-"):
+    runs = {}
+else:
+    runs = {r["strategy"]: r for r in json.load(sys.stdin)}
 
 
 def ran(s):
@@ -121,6 +150,10 @@ def finish():
         print(f"{'ok' if ok else 'not ok'} {i} {name}" + ("" if ok or not why else f"\n# {why}"))
     print(f"1..{len(checks)}")
     sys.exit(0 if all(ok for _, ok, _ in checks) else 1)
+
+
+if mode.startswith("vmas-"):
+    judge_vmas([json.loads(line) for line in sys.stdin if line.strip()])
 
 
 if mode == "early":

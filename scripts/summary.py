@@ -2,7 +2,7 @@
 """Print the results of a run: failures and skips with their reasons, a
 count per suite, and last the line 'N passed, N failed, N skipped'.
 
-    scripts/summary RESULTS-TSV...
+    scripts/summary.py RESULTS-TSV...
 Exit status 1 when anything failed, or when no result was recorded.
 """
 import collections

@@ -1,0 +1,40 @@
+"""scripts/lib.sh's helpers that every step uses: the result row and the
+progress of a long command."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def bash(script, **env):
+    return subprocess.run(["bash", "-c", f'. "{REPO}/scripts/lib.sh"\n{script}'], capture_output=True, text=True,
+                          env=dict(os.environ, **env))
+
+
+class LibSh(unittest.TestCase):
+    def test_a_row_keeps_four_fields_whatever_its_note_holds(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = bash(f'tsv_row {d}/t.tsv suite "a\tname" fail "line one\nline\ttwo"')
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(f"{d}/t.tsv") as f:
+                self.assertEqual(f.read(), "suite\ta name\tfail\tline one line two\n")
+
+    def test_progress_is_said_while_a_long_command_runs_and_its_status_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(f"{d}/stamps")
+            with open(f"{d}/stamps/progress-demo", "w") as f:
+                f.write("400\n")
+            p = bash(f'with_progress demo {d}/log bash -c \'for i in 1 2 3; do echo "  CC  f$i.o"; sleep 1; done; exit 3\' || '
+                     'echo "rc=$?"', BUILD=d, PROGRESS_SECONDS="1")
+            self.assertIn("rc=3", p.stdout)
+            self.assertRegex(p.stderr, r"demo: \d+ s, \d files compiled of about 400 \(the last demo\)")
+            with open(f"{d}/log") as f:
+                self.assertEqual(f.read().count("  CC "), 3)
+
+    def test_a_quiet_command_is_still_said_to_run(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = bash(f"with_progress quiet {d}/log sleep 2.5", BUILD=d, PROGRESS_SECONDS="1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stderr, r"quiet: \d+ s, still running")
