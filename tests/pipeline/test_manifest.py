@@ -113,12 +113,3 @@ class TheManifest(unittest.TestCase):
         for t in self.tests:
             if not t.built:
                 self.assertTrue(os.access(os.path.join(REPO, t.argv[0]), os.X_OK), t.argv[0])
-
-    def test_every_source_exists_in_the_repo_or_the_kernel_tree(self):
-        ksrc = os.environ.get("KSRC", os.path.join(REPO, "kernel"))
-        if not os.path.isdir(os.path.join(ksrc, manifest.OURS)):
-            self.skipTest(f"no kernel tree in {ksrc} (scripts/tree)")
-        for t in self.tests:
-            if t.built:
-                for s in t.sources(ksrc):
-                    self.assertTrue(os.path.exists(s), f"{t.name}: {s}")
