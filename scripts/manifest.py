@@ -6,10 +6,9 @@ scripts that build, run and check them.
         one line per selftest to compile: BINARY<TAB>SOURCES<TAB>LIBRARIES
         (--host: only those marked host=yes; --ours: only those built from
         this repo's sources, the ones the series adds)
-    scripts/manifest.py [--manifest FILE] names [--host] [--ours]
-        the test names, one per line (--ours: built from this repo's sources)
-    scripts/manifest.py [--manifest FILE] list [--host]
-        the manifest's lines for scripts/guest-run-tests (--host: only host=yes)
+    scripts/manifest.py [--manifest FILE] run [--host]
+        one line per test to run: NAME<TAB>TIMEOUT<TAB>COMMAND [ARGS...],
+        its requirements left out (--host: only those marked host=yes)
     scripts/manifest.py [--manifest FILE] boots [--known FILE] [NAME...]
         one line per guest boot: CPUS<TAB>SECONDS<TAB>NAMES (space-separated)
 
@@ -60,7 +59,6 @@ class Test:
         if not rest:
             raise ManifestError(f"{where}: {self.name}: no command")
         self.argv = rest
-        self.line = " ".join(words)
 
     @property
     def built(self):
@@ -137,11 +135,8 @@ def main(argv=None):
     b = sub.add_parser("build")
     b.add_argument("--host", action="store_true")
     b.add_argument("--ours", action="store_true")
-    n = sub.add_parser("names")
-    n.add_argument("--host", action="store_true")
-    n.add_argument("--ours", action="store_true")
-    li = sub.add_parser("list")
-    li.add_argument("--host", action="store_true")
+    r = sub.add_parser("run")
+    r.add_argument("--host", action="store_true")
     bo = sub.add_parser("boots")
     bo.add_argument("--known")
     bo.add_argument("only", nargs="*")
@@ -168,13 +163,9 @@ def main(argv=None):
             if t.built and t.binary not in done and (not a.ours or t.ours()):
                 done.add(t.binary)
                 print(f"{t.binary}\t{' '.join(t.sources(a.ksrc))}\t{' '.join(t.libs())}")
-    elif a.what == "names":
-        for t in tests:
-            if not a.ours or t.ours():
-                print(t.name)
     else:
         for t in tests:
-            print(t.line)
+            print(f"{t.name}\t{t.timeout}\t{' '.join(t.argv)}")
     return 0
 
 

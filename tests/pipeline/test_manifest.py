@@ -85,16 +85,18 @@ class Cli(unittest.TestCase):
         self.assertEqual(rows[1][2], "-luring")
         self.assertTrue(rows[1][1].startswith(f"/k/{manifest.OURS}/up.c "))
 
-    def test_host_list_is_the_host_yes_lines(self):
-        rc, out, _ = run(EXAMPLE, "list", "--host")
-        self.assertEqual((rc, out), (0, "ours 600 host=yes with=thp_vma.c ours\n"))
+    def test_run_lists_commands_without_requirements(self):
+        rc, out, _ = run(EXAMPLE, "run")
+        self.assertEqual((rc, out.splitlines()[1]), (0, "up\t120\tup -d 20"))
+        rc, out, _ = run(EXAMPLE, "run", "--host")
+        self.assertEqual((rc, out), (0, "ours\t600\tours\n"))
 
     def test_unknown_test_in_boots_is_an_error(self):
         rc, _, err = run(EXAMPLE, "boots", "nosuch")
         self.assertEqual((rc, err.strip()), (2, "manifest: no test named 'nosuch' in M"))
 
     def test_a_bad_manifest_exits_2_naming_the_line(self):
-        rc, _, err = run("a 10 bogus=1 a\n", "names")
+        rc, _, err = run("a 10 bogus=1 a\n", "build")
         self.assertEqual((rc, err.strip()), (2, "manifest: M:1: a: unknown requirement 'bogus' "
                                                 "(known: hugepages, cpus, host, with, libs)"))
 

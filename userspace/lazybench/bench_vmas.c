@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -182,23 +183,15 @@ static int restore_once(struct vmas_run *r, struct err *err)
 	if (ret)
 		goto out;
 	tick(r, PH_BEFORE_FILL, &t);
-	if (st->register_first) {
-		ret = register_all(r, err);
+	/* The fill and the registration, in the strategy's order. */
+	for (int step = 0; step < 2; step++) {
+		bool registering = (step == 0) == st->register_first;
+
+		ret = registering ? register_all(r, err) : fill(r, err);
 		if (ret)
 			goto out;
-		tick(r, PH_REGISTER, &t);
-		ret = fill(r, err);
-		tick(r, PH_FILL, &t);
-	} else {
-		ret = fill(r, err);
-		if (ret)
-			goto out;
-		tick(r, PH_FILL, &t);
-		ret = register_all(r, err);
-		tick(r, PH_REGISTER, &t);
+		tick(r, registering ? PH_REGISTER : PH_FILL, &t);
 	}
-	if (ret)
-		goto out;
 	ret = each_vma(r, st->after_register, "after the register", err);
 	if (ret)
 		goto out;
