@@ -148,6 +148,22 @@ static void take_verdict(struct run_state *s)
 }
 
 /*
+ * --inject kill-dest-lazy: the destination dies at its first served
+ * fault, so it is in post-copy for certain and cannot have checked every
+ * page yet. A timer after "go" raced a small lazy set served in full.
+ */
+static void kill_dest_at_fault(void *arg, unsigned int proc, uint64_t src, uint64_t len,
+			       bool fault)
+{
+	struct run_state *s = arg;
+
+	(void)src;
+	(void)len;
+	if (fault && proc == 0 && s->dest > 0)
+		kill(s->dest, SIGKILL);
+}
+
+/*
  * The restore, then post-copy: the destination's userfaultfd to the
  * handler, "go", and the task's verdict once it has checked every page
  * while the handler served it. @t_lazy_done: when the last lazy page was in.
@@ -172,6 +188,11 @@ int dest_restore_and_serve(struct run_state *s, double t_freeze, double *t_lazy_
 	take_report(s, &rep);
 	lc.uffd = uffd;
 	lc.source = s->source;
+	if (s->cfg->inject == INJECT_KILL_DEST_LAZY) {
+		lc.faults_only = true;
+		lc.copied = kill_dest_at_fault;
+		lc.hook_arg = s;
+	}
 	if (s->cfg->inject == INJECT_KILL_SOURCE_LAZY) {
 		kill(s->source, SIGKILL);
 		waitpid(s->source, NULL, 0);
@@ -186,10 +207,6 @@ int dest_restore_and_serve(struct run_state *s, double t_freeze, double *t_lazy_
 	if (proto_send(s->sock, PROTO_GO, NULL, 0, &e))
 		ret = run_fail(s, "resuming the destination: %s", e.msg);
 	s->res->downtime_ms = t_go - t_freeze;
-	if (!ret && s->cfg->inject == INJECT_KILL_DEST_LAZY) {
-		usleep(20 * 1000);
-		kill(s->dest, SIGKILL);
-	}
 	/* The task's verdict, once it has checked every page; the handler watched meanwhile. */
 	if (!ret && proto_recv(s->sock, PROTO_VERDICT, &s->verdict, sizeof(s->verdict), 600000,
 			       &lz.failed, &e))
