@@ -7,7 +7,7 @@ enum inject {
 	INJECT_NONE,
 	INJECT_KILL_SOURCE_BEFORE_FREEZE,	/* SIGKILL the workload just before the freeze */
 	INJECT_KILL_SOURCE_LAZY,		/* ... once the destination is restored */
-	INJECT_KILL_DEST_LAZY,			/* SIGKILL the destination in post-copy */
+	INJECT_KILL_DEST_LAZY,			/* SIGKILL the destination at its first served fault */
 	INJECT_DAMAGE_FLIP,			/* flip a byte of round 1's pages.img */
 	INJECT_DAMAGE_TRUNCATE,			/* cut 1000 bytes off its end */
 	INJECT_NO_UFFD_MOVE,			/* act as if the kernel had no UFFDIO_MOVE */

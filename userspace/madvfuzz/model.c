@@ -63,6 +63,34 @@ int pattern_check(const void *page, long ps, unsigned int id, uint32_t key, bool
 	return 0;
 }
 
+void model_after_fork(struct arena *a)
+{
+	uint32_t seg = 0, prev_old = 0;
+	bool prev_mapped = false;
+
+	for (size_t p = 0; p < a->npages; p++) {
+		struct page_model *m = &a->pg[p];
+		uint32_t old = m->seg;
+
+		if (m->state == P_UNMAPPED) {
+			prev_mapped = false;
+			continue;
+		}
+		/* The page before still has its registration: it is cleared below. */
+		if (!prev_mapped || prev_old != old || !same_vma_flags(&a->pg[p - 1], m))
+			seg = a->next_seg++;
+		m->seg = seg;
+		prev_old = old;
+		prev_mapped = true;
+		if (m->state == P_LAZY) {
+			m->state = P_ZERO;
+			m->key = 0;
+		}
+	}
+	for (size_t p = 0; p < a->npages; p++)
+		a->pg[p].uffd = 0;
+}
+
 void finding_add(struct finding *f, const char *fmt, ...)
 {
 	va_list ap;

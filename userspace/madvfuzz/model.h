@@ -55,6 +55,22 @@ static inline uint64_t arena_addr(const struct arena *a, size_t page)
 	return a->base + page * (uint64_t)a->ps;
 }
 
+/* A new content key: never 0, the key of zeros, also after 2^32 of them. */
+static inline uint32_t arena_new_key(struct arena *a)
+{
+	if (!a->next_key)
+		a->next_key = 1;
+	return a->next_key++;
+}
+
+/*
+ * The model a fork leaves the child: no registration (no
+ * UFFD_FEATURE_EVENT_FORK: its registered holes read zeros) and a new
+ * anon_vma per VMA, so each VMA is a mapping of its own, which its pieces
+ * share.
+ */
+void model_after_fork(struct arena *a);
+
 /* Word @i of the pattern of key @key in arena @id: position-free, it survives a move. */
 uint64_t pattern_word(unsigned int id, uint32_t key, size_t i);
 void pattern_fill(void *page, long ps, unsigned int id, uint32_t key);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,18 @@
  * The worker is blocked in the fault while its page is served, so the
  * model entry read here does not change under us.
  */
+/* The first of the server's findings, for the worker to report after its operation. */
+static void __attribute__((format(printf, 2, 3))) server_failed(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (atomic_fetch_add(&w->server_bad, 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->server_what, sizeof(w->server_what), fmt, ap);
+	va_end(ap);
+}
+
 static void serve(struct worker *w, uint64_t addr)
 {
 	struct arena *a = &w->a;
@@ -24,6 +37,7 @@ static void serve(struct worker *w, uint64_t addr)
 	size_t p = (page - a->base) / a->ps;
 	const char *state = "outside the arena";
 	uint32_t key = 0;
+	int ret;
 
 	if (page >= a->base && p < a->npages) {
 		const struct page_model *m = &a->pg[p];
@@ -35,17 +49,27 @@ static void serve(struct worker *w, uint64_t addr)
 	}
 	if (!key) {
 		/* Unblocked with zeros; the worker reports it after its operation. */
-		if (!atomic_load(&w->server_bad))
-			snprintf(w->server_what, sizeof(w->server_what),
-				 "a userfault at %#lx on a page the model says is %s",
-				 (unsigned long)addr, state);
-		atomic_fetch_add(&w->server_bad, 1);
+		server_failed(w, "a userfault at %#lx on a page the model says is %s",
+			      (unsigned long)addr, state);
 		memset(w->page, 0, a->ps);
 	} else {
 		pattern_fill(w->page, a->ps, a->id, key);
 	}
-	if (uffd_copy_page(w->uffd, page, w->page, a->ps) == -EEXIST)
+	ret = uffd_copy_page(w->uffd, page, w->page, a->ps);
+	if (ret == -EEXIST) {
 		uffd_wake(w->uffd, page, a->ps);
+	} else if (ret) {
+		/*
+		 * The worker would sleep in the fault for good: zeros wake it
+		 * (if even they fail, say so now, for the run will hang).
+		 */
+		server_failed(w, "UFFDIO_COPY at %#lx: %s", (unsigned long)page, strerror(-ret));
+		ret = uffd_zeropage(w->uffd, page, a->ps, true);
+		if (ret && ret != -EEXIST)
+			fprintf(stderr, "madvfuzz: worker %u: UFFDIO_ZEROPAGE at %#lx: %s: the worker "
+				"stays blocked in its fault\n", a->id, (unsigned long)page,
+				strerror(-ret));
+	}
 	atomic_fetch_add(&w->cnt->served, 1);
 }
 
@@ -61,6 +85,11 @@ static void *server_main(void *arg)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			/* No server: the next fault would hang; say why first. */
+			fprintf(stderr, "madvfuzz: worker %u: the userfaultfd server's poll: %s\n",
+				w->a.id, strerror(errno));
+			server_failed(w, "the userfaultfd server stopped: poll: %s", strerror(errno));
+			atomic_store(w->stop, true);
 			break;
 		}
 		if (pfd[1].revents)

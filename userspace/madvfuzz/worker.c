@@ -11,9 +11,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "server.h"
 #include "uffd.h"
 #include "worker.h"
@@ -54,14 +54,6 @@ static size_t below(struct worker *w, size_t n)
 	return n ? fuzz_rand(&w->rng) % n : 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static struct page_model *pg(struct worker *w, size_t p)
 {
 	return &w->a.pg[p];
@@ -97,7 +89,17 @@ static void check_all(struct worker *w, struct finding *f)
 	size_t n, nvmas;
 	ssize_t want = a->npages * sizeof(uint64_t);
 
+	errno = 0;
 	v = proc_vmas(getpid(), a->base, arena_addr(a, a->npages), &n);
+	/* NULL is "no VMA there" too: said as the read's failure where there is an errno. */
+	if (!v && errno) {
+		for (size_t p = 0; p < a->npages; p++)
+			if (pg(w, p)->state != P_UNMAPPED) {
+				finding_add(f, "/proc/self/smaps has no VMA in the arena (%s)",
+					    strerror(errno));
+				return;
+			}
+	}
 	model_check_vmas(a, v, n, f, &nvmas);
 	free(v);
 	if (pread(w->pagemap, w->pm, want, a->base / a->ps * sizeof(uint64_t)) != want) {
@@ -199,7 +201,7 @@ static void expect_rc(struct finding *f, const char *call, int rc, int want_errn
 static void write_page(struct worker *w, size_t p)
 {
 	struct page_model *m = pg(w, p);
-	uint32_t key = w->a.next_key++;
+	uint32_t key = arena_new_key(&w->a);
 
 	pattern_fill(addr_of(w, p), w->a.ps, w->a.id, key);
 	m->state = P_FILLED;
@@ -298,7 +300,7 @@ static void op_dontneed(struct worker *w, size_t start, size_t len, struct findi
 			continue;
 		/* A zapped registered page faults to the server again. */
 		m->state = m->uffd ? P_LAZY : P_ZERO;
-		m->key = m->uffd ? w->a.next_key++ : 0;
+		m->key = m->uffd ? arena_new_key(&w->a) : 0;
 	}
 }
 
@@ -314,23 +316,23 @@ static void op_advise(struct worker *w, size_t start, size_t len, int advice, in
 static void op_collapse(struct worker *w, size_t start, size_t len, struct finding *f)
 {
 	size_t pmd = PMD_PAGES(w), hs = (start + pmd - 1) / pmd * pmd, he = (start + len) / pmd * pmd;
-	bool any = false, all_nh = true;
+	bool any_nh = false;
 	int rc;
 
-	for (size_t p = start; p < start + len; p++) {
-		if (pg(w, p)->state == P_UNMAPPED)
-			continue;
-		any = true;
-		all_nh &= pg(w, p)->adv == ADV_NH;
-	}
+	for (size_t p = start; p < start + len; p++)
+		any_nh |= pg(w, p)->state != P_UNMAPPED && pg(w, p)->adv == ADV_NH;
+	/*
+	 * Each VMA is refused with EINVAL if it is VM_NOHUGEPAGE, and the walk
+	 * stops at the first VMA refused: one such page fails the call.
+	 */
 	rc = madvise(addr_of(w, start), len * w->a.ps, MADV_COLLAPSE);
-	if (!rc && any && all_nh)
-		finding_add(f, "MADV_COLLAPSE succeeded on a range VM_NOHUGEPAGE throughout");
+	if (!rc && any_nh)
+		finding_add(f, "MADV_COLLAPSE succeeded on a range with VM_NOHUGEPAGE pages");
 	if (!rc && he > hs)
 		atomic_fetch_add(&w->cnt->collapsed, (he - hs) / pmd);
 	if (rc)
 		atomic_fetch_add(&w->cnt->collapse_err[errno == EINVAL ? 0 : errno == EAGAIN ? 1 :
-						       errno == ENOMEM ? 2 : 3], 1);
+						       errno == ENOMEM ? 2 : errno == EBUSY ? 3 : 4], 1);
 }
 
 static const int prots[] = { PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE };
@@ -427,7 +429,7 @@ static int op_register(struct worker *w, size_t *start, size_t *len, struct find
 			continue;
 		}
 		m->state = P_LAZY;
-		m->key = w->a.next_key++;
+		m->key = arena_new_key(&w->a);
 	}
 	return 0;
 }
@@ -457,33 +459,6 @@ static int op_unregister(struct worker *w, size_t *start, size_t *len, struct fi
 
 static int run_ops(struct worker *w, unsigned long n);
 
-/*
- * In the child: no registration (no UFFD_FEATURE_EVENT_FORK) and a new
- * anon_vma per VMA, so each VMA is a mapping of its own.
- */
-static void model_after_fork(struct worker *w)
-{
-	uint32_t seg = 0;
-
-	for (size_t p = 0; p < w->a.npages; p++) {
-		struct page_model *m = pg(w, p);
-		bool same = p > 0 && pg(w, p - 1)->state != P_UNMAPPED && m->state != P_UNMAPPED &&
-			    pg(w, p - 1)->seg == m->seg && same_vma_flags(pg(w, p - 1), m);
-
-		if (m->state == P_UNMAPPED)
-			continue;
-		if (!same)
-			seg = w->a.next_seg++;
-		m->seg = seg;
-		if (m->state == P_LAZY) {
-			m->state = P_ZERO;
-			m->key = 0;
-		}
-	}
-	for (size_t p = 0; p < w->a.npages; p++)
-		pg(w, p)->uffd = 0;
-}
-
 static void op_fork(struct worker *w, struct finding *f)
 {
 	uint64_t child_seed = fuzz_rand(&w->rng);
@@ -508,7 +483,7 @@ static void op_fork(struct worker *w, struct finding *f)
 		w->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		if (w->pagemap < 0)
 			_exit(2);
-		model_after_fork(w);
+		model_after_fork(&w->a);
 		status = run_ops(w, n);
 		if (w->trace)
 			fflush(w->trace);
@@ -605,7 +580,7 @@ static int step(struct worker *w)
 static int run_ops(struct worker *w, unsigned long n)
 {
 	for (unsigned long i = 0; !n || i < n; i++) {
-		if (atomic_load(w->stop) || (!w->child && now_s() > w->deadline))
+		if (atomic_load(w->stop) || (!w->child && now_ms() / 1e3 > w->deadline))
 			break;
 		if (step(w))
 			return 1;
@@ -626,7 +601,7 @@ int worker_init(struct worker *w, const struct fuzz_cfg *cfg, struct fuzz_counts
 {
 	struct finding f = { 0 };
 	long ps = sysconf(_SC_PAGESIZE);
-	size_t np = cfg->arena_pages, third = np / 3;
+	size_t np = cfg->arena_pages, third = np / 3, n;
 	char why[160];
 
 	memset(w, 0, sizeof(*w));
@@ -664,6 +639,13 @@ int worker_init(struct worker *w, const struct fuzz_cfg *cfg, struct fuzz_counts
 	}
 	if (server_start(w))
 		return -1;
+	free(proc_vmas(getpid(), base, arena_addr(&w->a, np), &n));
+	if (n) {
+		fprintf(stderr, "madvfuzz: worker %u: something is mapped at %#lx-%#lx already\n", id,
+			(unsigned long)base, (unsigned long)arena_addr(&w->a, np));
+		return -1;
+	}
+	w->owns_arena = true;
 	/* Three mappings, half of each page filled: what a restore finds after its pre-dump. */
 	for (size_t m = 0; m < 3; m++) {
 		size_t s = m * third + (m ? 1 : 0), len = third - (m ? 1 : 0);
@@ -671,8 +653,7 @@ int worker_init(struct worker *w, const struct fuzz_cfg *cfg, struct fuzz_counts
 
 		if (mmap(want, len * ps, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != want) {
-			fprintf(stderr, "madvfuzz: worker %u: mmap at %p: %s (something else maps there?)\n",
-				id, want, strerror(errno));
+			fprintf(stderr, "madvfuzz: worker %u: mmap at %p: %s\n", id, want, strerror(errno));
 			return -1;
 		}
 		new_mapping(w, s, len);
@@ -692,7 +673,7 @@ int worker_init(struct worker *w, const struct fuzz_cfg *cfg, struct fuzz_counts
 void worker_free(struct worker *w)
 {
 	server_stop(w);
-	if (w->a.pg)
+	if (w->owns_arena)
 		munmap(addr_of(w, 0), w->a.npages * w->a.ps);
 	if (w->trace)
 		fclose(w->trace);

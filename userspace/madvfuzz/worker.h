@@ -37,7 +37,7 @@ struct fuzz_counts {
 	atomic_ulong ops[OP_N];		/* done, children's included */
 	atomic_ulong skipped[OP_N];	/* nothing to apply it to (no hole for an mmap, say) */
 	atomic_ulong collapsed;		/* PMD ranges MADV_COLLAPSE collapsed */
-	atomic_ulong collapse_err[4];	/* MADV_COLLAPSE's EINVAL, EAGAIN, ENOMEM, others */
+	atomic_ulong collapse_err[5];	/* MADV_COLLAPSE's EINVAL, EAGAIN, ENOMEM, EBUSY, others */
 	atomic_ulong served;		/* faults the servers served */
 	atomic_ulong populated_before_register;	/* holes found populated at registration */
 	atomic_ulong violations;
@@ -67,6 +67,7 @@ struct worker {
 	int stop_pipe[2];
 	pthread_t thread, server;
 	bool server_started;
+	bool owns_arena;		/* nothing else mapped there at the start: ours to unmap */
 	uint64_t *pm;			/* the arena's pagemap entries */
 	void *page;			/* the server's source page */
 	atomic_uint server_bad;		/* faults on a page the model has no lazy content for */

@@ -112,6 +112,28 @@ static void populated_lazy_page_is_found(struct tap *t)
 	arena_free(&a);
 }
 
+static void fork_keeps_each_vma_one_mapping(struct tap *t)
+{
+	/* Parent: one mapping, pages 0-2 hg, 3-5 neither and registered, 4 a lazy hole. */
+	struct vma_info split[] = { vma(0, 3, "rd wr mr mw me ac hg"), vma(3, 4, "rd wr mr mw me ac"),
+				    vma(4, 6, "rd wr mr mw me ac") };
+	struct arena a;
+	size_t nv;
+
+	arena8(&a);
+	for (int p = 3; p < 6; p++)
+		a.pg[p].uffd = 1;
+	a.pg[4].state = P_LAZY;
+	a.pg[4].key = 9;
+	model_after_fork(&a);
+	CHECK(t, a.pg[0].seg == a.pg[2].seg && a.pg[3].seg == a.pg[5].seg);
+	CHECK(t, a.pg[2].seg != a.pg[3].seg);
+	CHECK(t, a.pg[4].state == P_ZERO && a.pg[4].key == 0 && a.pg[4].uffd == 0);
+	/* In the child the pieces of one VMA must still merge. */
+	CHECK(t, check(&a, split, 3, &nv) == 1);
+	arena_free(&a);
+}
+
 static void patterns_tell_pages_apart(struct tap *t)
 {
 	void *p = aligned_alloc(PS, PS);
@@ -136,6 +158,7 @@ int main(void)
 	RUN(&t, missed_merge_is_found);
 	RUN(&t, mapping_and_registration_are_checked);
 	RUN(&t, populated_lazy_page_is_found);
+	RUN(&t, fork_keeps_each_vma_one_mapping);
 	RUN(&t, patterns_tell_pages_apart);
 	return tap_done(&t);
 }
