@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: demo bench bench-host bench-guest fuzz help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
+.PHONY: demo bench bench-host bench-guest fuzz soak help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
 
 help:
 	@echo "make demo         build and boot the patched kernel, migrate a live workload"
@@ -15,6 +15,8 @@ help:
 	@echo "                  report.txt, bench.json and plots (bench-host|bench-guest)"
 	@echo "make fuzz         libFuzzer on the image reader and the message decoder,"
 	@echo "                  FUZZ_MIN minutes each (default 10); not part of check"
+	@echo "make soak         madvfuzz and the stress selftest on a KASAN + lockdep kernel,"
+	@echo "                  SOAK_MIN minutes (default 10, SOAK_SEED to replay); not part of check"
 	@echo "make kselftests   the guest selftests only (T='name ...' for some)"
 	@echo "make export       kernel/ commits + repo selftest sources -> patches/"
 	@echo "make check-series sync, cover letter, checkpatch, each patch builds"
@@ -59,6 +61,8 @@ bench-guest: build
 # memory the restored process keeps faulting in during the restore window).
 fuzz:
 	$(S)/fuzz
+soak: build
+	$(S)/soak
 
 demo: build
 	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"

@@ -8,7 +8,12 @@ trap 'say "error: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO"' ERR
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KSRC=${KSRC:-$REPO/kernel}
 BUILD=${BUILD:-$REPO/build}
-KOBJ=$BUILD/kernel-obj
+# FLAVOR=soak: make soak's KASAN kernel, Kconfig.snippet plus Kconfig.soak,
+# built in an output directory and under stamps of its own.
+FLAVOR=${FLAVOR:-}
+KOBJ=$BUILD/kernel-obj${FLAVOR:+-$FLAVOR}
+KSNIPPETS=("$REPO/Kconfig.snippet")
+[ -z "$FLAVOR" ] || KSNIPPETS+=("$REPO/Kconfig.$FLAVOR")
 KHDR=$BUILD/headers
 SELFTEST_BIN=$BUILD/selftests
 PATCHES=${PATCHES:-$REPO/patches}

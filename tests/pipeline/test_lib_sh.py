@@ -38,3 +38,9 @@ class LibSh(unittest.TestCase):
             p = bash(f"with_progress quiet {d}/log sleep 2.5", BUILD=d, PROGRESS_SECONDS="1")
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertRegex(p.stderr, r"quiet: \d+ s, still running")
+
+    def test_the_soak_flavor_builds_apart_from_the_main_kernel(self):
+        main = bash('echo "$KOBJ|${KSNIPPETS[*]}"', BUILD="/b")
+        soak = bash('echo "$KOBJ|${KSNIPPETS[*]}"', BUILD="/b", FLAVOR="soak")
+        self.assertEqual(main.stdout.strip(), f"/b/kernel-obj|{REPO}/Kconfig.snippet")
+        self.assertEqual(soak.stdout.strip(), f"/b/kernel-obj-soak|{REPO}/Kconfig.snippet {REPO}/Kconfig.soak")
