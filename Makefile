@@ -57,13 +57,13 @@ bench-guest: build
 		$(S)/bench --guest --out /run/lazyvm/bench --sizes 256,1024 --fill-mib 256
 	rm -rf build/bench/guest && mv build/bench/guest-run/bench build/bench/guest
 	$(S)/bench-report.py build/bench/guest
-# One boot: the restore table, then the running-region scenario (THP of
-# memory the restored process keeps faulting in during the restore window).
 fuzz:
 	$(S)/fuzz
 soak: build
 	$(S)/soak
 
+# One boot: the restore table, then the running-region scenario (THP of
+# memory the restored process keeps faulting in during the restore window).
 demo: build
 	@echo "lazyrestore on the patched kernel (QEMU TCG guest), khugepaged aggressive:"
 	$(S)/vm --timeout 900 -- sh -c 'build/userspace/lazyrestore run --strategy all --size 32; a=$$?; \
