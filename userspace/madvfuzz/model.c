@@ -180,9 +180,6 @@ void model_check_vmas(const struct arena *a, const struct vma_info *v, size_t n,
 	}
 }
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
-
 void model_check_lazy(const struct arena *a, const uint64_t *pm, struct finding *f)
 {
 	for (size_t p = 0; p < a->npages; p++)

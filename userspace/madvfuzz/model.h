@@ -88,6 +88,10 @@ bool same_vma_flags(const struct page_model *x, const struct page_model *y);
  */
 void model_check_vmas(const struct arena *a, const struct vma_info *v, size_t n,
 		      struct finding *f, size_t *nvmas);
+/* A pagemap entry's bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT	(1ULL << PM_PRESENT_BIT)
+#define PM_SWAP		(1ULL << 62)
+
 /*
  * @pm: the arena's pagemap entries. A P_LAZY page present or swapped is a
  * hole populated behind the server's back.

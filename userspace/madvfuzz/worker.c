@@ -25,8 +25,6 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 #define PMD_PAGES(w) ((size_t)(2UL << 20) / (size_t)(w)->a.ps)
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
 
 const char *const fuzz_op_name[OP_N] = {
 #define X(op, name, weight) [OP_##op] = name,
@@ -81,13 +79,24 @@ static int violation(struct worker *w, const char *op, size_t start, size_t len,
 	return 1;
 }
 
+/* Pages [start, start + len) of the pagemap into w->pm: 0, or -1 said in @f. */
+static int read_pagemap(struct worker *w, size_t start, size_t len, struct finding *f)
+{
+	ssize_t want = len * sizeof(uint64_t);
+
+	if (pread(w->pagemap, w->pm, want, arena_addr(&w->a, start) / w->a.ps * sizeof(uint64_t)) ==
+	    want)
+		return 0;
+	finding_add(f, "reading /proc/self/pagemap: %s", strerror(errno));
+	return -1;
+}
+
 /* The kernel against the model: VMAs, the page table, every readable page's contents. */
 static void check_all(struct worker *w, struct finding *f)
 {
 	struct arena *a = &w->a;
 	struct vma_info *v;
 	size_t n, nvmas;
-	ssize_t want = a->npages * sizeof(uint64_t);
 
 	errno = 0;
 	v = proc_vmas(getpid(), a->base, arena_addr(a, a->npages), &n);
@@ -102,10 +111,8 @@ static void check_all(struct worker *w, struct finding *f)
 	}
 	model_check_vmas(a, v, n, f, &nvmas);
 	free(v);
-	if (pread(w->pagemap, w->pm, want, a->base / a->ps * sizeof(uint64_t)) != want) {
-		finding_add(f, "reading /proc/self/pagemap: %s", strerror(errno));
+	if (read_pagemap(w, 0, a->npages, f))
 		return;
-	}
 	model_check_lazy(a, w->pm, f);
 	for (size_t p = 0; p < a->npages; p++) {
 		const struct page_model *m = pg(w, p);
@@ -115,8 +122,8 @@ static void check_all(struct worker *w, struct finding *f)
 				    (unsigned long)arena_addr(a, p));
 		/* A hole is read only where it is mapped already: a read would map the zero page. */
 		if ((m->state == P_FILLED || (m->state == P_ZERO && (w->pm[p] & PM_PRESENT))) &&
-		    (m->prot & PROT_READ) && pattern_check(addr_of(w, p), a->ps, a->id, m->state == P_FILLED ? m->key : 0,
-				  false))
+		    (m->prot & PROT_READ) &&
+		    pattern_check(addr_of(w, p), a->ps, a->id, m->state == P_FILLED ? m->key : 0, false))
 			finding_add(f, "page %#lx: does not hold %s", (unsigned long)arena_addr(a, p),
 				    m->state == P_FILLED ? "its last pattern" : "zeros");
 	}
@@ -177,16 +184,23 @@ static void pick_within(struct worker *w, size_t s, size_t e, size_t max, size_t
 	*start = s + below(w, e - s - *len + 1);
 }
 
-static bool range_mapped(struct worker *w, size_t start, size_t len, bool *any)
+/* Up to 2 PMDs' worth of the stretch around a random page, mapped or not. False: none. */
+static bool pick_in_stretch(struct worker *w, bool mapped, size_t *start, size_t *len)
 {
-	bool all = true;
+	size_t s, e;
 
-	*any = false;
-	for (size_t p = start; p < start + len; p++) {
-		all &= pg(w, p)->state != P_UNMAPPED;
-		*any |= pg(w, p)->state != P_UNMAPPED;
-	}
-	return all;
+	if (!pick_stretch(w, mapped, &s, &e))
+		return false;
+	pick_within(w, s, e, 2 * PMD_PAGES(w), start, len);
+	return true;
+}
+
+static bool range_mapped(struct worker *w, size_t start, size_t len)
+{
+	for (size_t p = start; p < start + len; p++)
+		if (pg(w, p)->state == P_UNMAPPED)
+			return false;
+	return true;
 }
 
 static void expect_rc(struct finding *f, const char *call, int rc, int want_errno)
@@ -229,7 +243,7 @@ static int op_mmap(struct worker *w, size_t *start, size_t *len, struct finding 
 
 	if (!pick_stretch(w, false, &s, &e))
 		return 1;
-	pick_within(w, s, e, 2 * PMD_PAGES(w), start, len);
+	pick_within(w, s, e, 2 * pmd, start, len);
 	/* Half of them whole PMDs where the hole has one. */
 	if (below(w, 2) && (s + pmd - 1) / pmd * pmd + pmd <= e) {
 		*start = (s + pmd - 1) / pmd * pmd;
@@ -283,7 +297,7 @@ static void op_read(struct worker *w, size_t start, size_t len, struct finding *
 static int madvise_expect(struct worker *w, size_t start, size_t len, int advice, const char *name,
 			  struct finding *f)
 {
-	bool any, all = range_mapped(w, start, len, &any);
+	bool all = range_mapped(w, start, len);
 	int rc = madvise(addr_of(w, start), len * w->a.ps, advice);
 
 	expect_rc(f, name, rc, all ? 0 : ENOMEM);
@@ -340,11 +354,8 @@ static const int prots[] = { PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE, PRO
 static int op_mprotect(struct worker *w, size_t *start, size_t *len, int *prot,
 		       struct finding *f)
 {
-	size_t s, e;
-
-	if (!pick_stretch(w, true, &s, &e))
+	if (!pick_in_stretch(w, true, start, len))
 		return 1;
-	pick_within(w, s, e, 2 * PMD_PAGES(w), start, len);
 	*prot = prots[below(w, 4)];
 	expect_rc(f, "mprotect", mprotect(addr_of(w, *start), *len * w->a.ps, *prot), 0);
 	for (size_t p = *start; p < *start + *len; p++)
@@ -400,12 +411,9 @@ static int op_mremap(struct worker *w, size_t *start, size_t *len, size_t *dst,
 static int op_register(struct worker *w, size_t *start, size_t *len, struct finding *f)
 {
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	ssize_t want;
-	size_t s, e;
 
-	if (!pick_stretch(w, true, &s, &e))
+	if (!pick_in_stretch(w, true, start, len))
 		return 1;
-	pick_within(w, s, e, 2 * PMD_PAGES(w), start, len);
 	reg.range.start = arena_addr(&w->a, *start);
 	reg.range.len = *len * w->a.ps;
 	if (ioctl(w->uffd, UFFDIO_REGISTER, &reg)) {
@@ -413,11 +421,8 @@ static int op_register(struct worker *w, size_t *start, size_t *len, struct find
 		return 0;
 	}
 	/* Registered first, then looked at: from here on nothing fills a hole but the server. */
-	want = *len * sizeof(uint64_t);
-	if (pread(w->pagemap, w->pm, want, reg.range.start / w->a.ps * sizeof(uint64_t)) != want) {
-		finding_add(f, "reading /proc/self/pagemap: %s", strerror(errno));
+	if (read_pagemap(w, *start, *len, f))
 		return 0;
-	}
 	for (size_t i = 0; i < *len; i++) {
 		struct page_model *m = pg(w, *start + i);
 
@@ -437,11 +442,9 @@ static int op_register(struct worker *w, size_t *start, size_t *len, struct find
 static int op_unregister(struct worker *w, size_t *start, size_t *len, struct finding *f)
 {
 	struct uffdio_range r;
-	size_t s, e;
 
-	if (!pick_stretch(w, true, &s, &e))
+	if (!pick_in_stretch(w, true, start, len))
 		return 1;
-	pick_within(w, s, e, 2 * PMD_PAGES(w), start, len);
 	r.start = arena_addr(&w->a, *start);
 	r.len = *len * w->a.ps;
 	expect_rc(f, "UFFDIO_UNREGISTER", ioctl(w->uffd, UFFDIO_UNREGISTER, &r), 0);
