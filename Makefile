@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: demo bench bench-host bench-guest fuzz soak help deps tree config build kernel selftests export kselftests check check-series check-host harness vm-shell clean distclean
+.PHONY: demo bench bench-host bench-guest fuzz soak help deps tree config build kernel selftests export export-6.1 kselftests check check-6.1 check-series check-host harness vm-shell clean distclean
 
 help:
 	@echo "make demo         build and boot the patched kernel, migrate a live workload"
@@ -10,6 +10,9 @@ help:
 	@echo "make check        everything: deps, tree, config, build, series checks,"
 	@echo "                  host selftests, harness tests, guest kselftests; ends"
 	@echo "                  with 'N passed, N failed, N skipped'"
+	@echo "make check-6.1    the series on Debian 12's 6.1 (patches/6.1/): its tree,"
+	@echo "                  kernel, series checks and guest tests (BASE=6.1 for any"
+	@echo "                  other target); not part of check, which only applies it"
 	@echo "make bench        the restore pipeline against this machine's limits, on"
 	@echo "                  the host and in the guest: build/bench/{host,guest}/"
 	@echo "                  report.txt, bench.json and plots (bench-host|bench-guest)"
@@ -19,10 +22,11 @@ help:
 	@echo "                  SOAK_MIN minutes (default 10, SOAK_SEED to replay); not part of check"
 	@echo "make kselftests   the guest selftests only (T='name ...' for some)"
 	@echo "make export       kernel/ commits + repo selftest sources -> patches/"
+	@echo "make export-6.1   kernel-6.1/ commits + the same sources -> patches/6.1/"
 	@echo "make check-series sync, cover letter, checkpatch, each patch builds"
 	@echo "make deps|tree|config|build   one step of the pipeline"
 	@echo "make vm-shell     a root shell in the guest on the built kernel"
-	@echo "make clean        remove build/ (keeps kernel/ and ccache)"
+	@echo "make clean        remove build/ (keeps kernel/, kernel-6.1/ and ccache)"
 
 deps:
 	$(S)/deps
@@ -36,6 +40,8 @@ selftests:
 	$(S)/build-selftests
 export:
 	$(S)/export
+export-6.1:
+	BASE=6.1 $(S)/export
 kselftests: build
 	$(S)/kselftests $(T)
 check-series: build
@@ -46,6 +52,8 @@ harness: build
 	tests/harness/run /dev/null
 check:
 	$(S)/check
+check-6.1:
+	BASE=6.1 $(S)/check
 bench: bench-host bench-guest
 bench-host: build
 	$(S)/bench --out build/bench/host
@@ -74,4 +82,4 @@ vm-shell: build
 clean:
 	rm -rf build
 distclean: clean
-	rm -rf kernel
+	rm -rf kernel kernel-6.1

@@ -6,8 +6,32 @@ set -euo pipefail
 trap 'say "error: \"$BASH_COMMAND\" failed (exit $?) at line $LINENO"' ERR
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KSRC=${KSRC:-$REPO/kernel}
-BUILD=${BUILD:-$REPO/build}
+# BASE: the Debian kernel source the series is for. 6.12, the default, is
+# the series posted upstream; 6.1 is Debian 12's own kernel, where the
+# selftests live in selftests/vm/ and the series is patches/6.1/. Each base
+# has its own work tree, build directory, series and manifest.
+BASE=${BASE:-6.12}
+case $BASE in
+6.12)	KSRC=${KSRC:-$REPO/kernel}
+	BUILD=${BUILD:-$REPO/build}
+	PATCHES=${PATCHES:-$REPO/patches}
+	SELFTEST_DIR=tools/testing/selftests/mm
+	SERIES_NOTES=$REPO/scripts/series-notes
+	MANIFEST=$REPO/tests/guest-tests ;;
+6.1)	KSRC=${KSRC:-$REPO/kernel-6.1}
+	BUILD=${BUILD:-$REPO/build/6.1}
+	PATCHES=${PATCHES:-$REPO/patches/6.1}
+	SELFTEST_DIR=tools/testing/selftests/vm
+	SERIES_NOTES=$REPO/scripts/series-notes-6.1
+	MANIFEST=$REPO/tests/guest-tests-6.1 ;;
+*)	printf '%s: BASE=%s: the bases are 6.12 (the default) and 6.1\n' "${0##*/}" "$BASE" >&2
+	exit 2 ;;
+esac
+# scripts/manifest.py reads these two.
+export BASE MANIFEST SELFTEST_DIR
+DEBIAN_PACKAGE=linux-source-$BASE
+DEBIAN_TARBALL=${DEBIAN_TARBALL:-/usr/src/$DEBIAN_PACKAGE.tar.xz}
+BASE_TAG=debian-$BASE-base
 # FLAVOR=soak: make soak's KASAN kernel, Kconfig.snippet plus Kconfig.soak,
 # built in an output directory and under stamps of its own.
 FLAVOR=${FLAVOR:-}
@@ -16,11 +40,10 @@ KSNIPPETS=("$REPO/Kconfig.snippet")
 [ -z "$FLAVOR" ] || KSNIPPETS+=("$REPO/Kconfig.$FLAVOR")
 KHDR=$BUILD/headers
 SELFTEST_BIN=$BUILD/selftests
-PATCHES=${PATCHES:-$REPO/patches}
-DEBIAN_TARBALL=${DEBIAN_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-BASE_TAG=debian-6.12-base
-# The series is an RFC: a new uAPI whose case is still being argued.
+# The series is an RFC: a new uAPI whose case is still being argued. The
+# 6.1 one is its backport, named as stable backports are.
 SUBJECT_PREFIX="RFC PATCH v2"
+[ "$BASE" = 6.12 ] || SUBJECT_PREFIX="RFC PATCH $BASE v2"
 PLACEHOLDER_IDENT="Lazyrestore Developers <devel@lazyrestore.example>"
 JOBS=${JOBS:-$(nproc)}
 
@@ -48,6 +71,21 @@ tsv_row() {
 	shift
 	printf '%s\t%s\t%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')" "$3" \
 		"$(printf '%s' "$4" | tr '\t\n' '  ')" >> "$tsv"
+}
+
+# The files whose canonical source is this repo, each as "REPO-PATH<TAB>
+# KERNEL-PATH": the selftests in tools/testing/selftests/mm/, shared by both
+# bases (in selftests/vm/ on 6.1), and 6.1's own in tools/testing/selftests/vm/.
+repo_kernel_paths() {
+	(cd "$REPO" && git ls-files --cached --others --exclude-standard -- tools/) |
+	while read -r path; do
+		case $BASE:$path in
+		6.12:tools/testing/selftests/vm/*) ;;
+		6.1:tools/testing/selftests/mm/*)
+			printf '%s\t%s\n' "$path" "$SELFTEST_DIR/${path#tools/testing/selftests/mm/}" ;;
+		*)	printf '%s\t%s\n' "$path" "$path" ;;
+		esac
+	done
 }
 
 # The guest selftests tests/guest-tests names, all built.

@@ -11,6 +11,10 @@ scripts that build, run and check them.
         its requirements left out (--host: only those marked host=yes)
     scripts/manifest.py [--manifest FILE] boots [--known FILE] [NAME...]
         one line per guest boot: CPUS<TAB>SECONDS<TAB>NAMES (space-separated)
+    scripts/manifest.py [--manifest FILE] guest [--known FILE] [NAME...]
+        what scripts/guest-run-tests runs in one boot, one line per test:
+        NAME<TAB>TIMEOUT<TAB>HUGEPAGES<TAB>TRIES<TAB>COMMAND [ARGS...]
+        (TRIES: 4 for a test --known lists as flaky, 1 otherwise)
 
 A line is NAME TIMEOUT [KEY=VALUE...] COMMAND [ARGS...]. The keys:
 hugepages=N and cpus=N (what the test needs of the guest), host=yes (it
@@ -18,8 +22,12 @@ also runs on the host kernel, tests/host-selftests), with=A.c,B.c (more
 sources than COMMAND.c), libs=uring,numa. A COMMAND of the form ./path is
 the repo's own script and builds nothing; any other is a selftest built
 from COMMAND.c, the with= sources and upstream's vm_util.c and
-thp_settings.c. A source is this repo's tools/testing/selftests/mm/ copy
-where the repo has one (its canonical source), the kernel tree's otherwise.
+thp_settings.c. A source is this repo's copy where the repo has one (its
+canonical source), the kernel tree's otherwise. --selftests names the
+selftest directory of the base (tools/testing/selftests/mm, or .../vm on
+6.1; default $SELFTEST_DIR, which scripts/lib.sh sets): the repo's copy is
+looked for there first, then in the repo's tools/testing/selftests/mm/,
+which both bases share.
 """
 import argparse
 import os
@@ -73,23 +81,34 @@ class Test:
         return int(self.req.get("cpus", 2))
 
     @property
+    def hugepages(self):
+        return int(self.req.get("hugepages", 0))
+
+    @property
     def host(self):
         return self.req.get("host") == "yes"
 
-    def sources(self, ksrc):
+    def sources(self, ksrc, selftests=OURS):
         own = [self.argv[0] + ".c"] + [s for s in self.req.get("with", "").split(",") if s]
-        return [resolve(s, ksrc) for s in own + list(COMMON)]
+        return [resolve(s, ksrc, selftests) for s in own + list(COMMON)]
 
     def libs(self):
         return [f"-l{lib}" for lib in self.req.get("libs", "").split(",") if lib]
 
-    def ours(self):
-        return self.built and os.path.exists(os.path.join(REPO, OURS, self.argv[0] + ".c"))
+    def ours(self, selftests=OURS):
+        return self.built and repo_copy(self.argv[0] + ".c", selftests) is not None
 
 
-def resolve(source, ksrc):
-    mine = os.path.join(REPO, OURS, source)
-    return mine if os.path.exists(mine) else os.path.join(ksrc, OURS, source)
+def repo_copy(source, selftests):
+    for d in dict.fromkeys((selftests, OURS)):
+        mine = os.path.join(REPO, d, source)
+        if os.path.exists(mine):
+            return mine
+    return None
+
+
+def resolve(source, ksrc, selftests=OURS):
+    return repo_copy(source, selftests) or os.path.join(ksrc, selftests, source)
 
 
 def load(path):
@@ -129,30 +148,39 @@ def boots(tests, flaky, only=()):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="scripts/manifest.py", description="read tests/guest-tests")
-    p.add_argument("--manifest", default=os.path.join(REPO, "tests", "guest-tests"))
+    p.add_argument("--manifest", default=os.environ.get("MANIFEST", os.path.join(REPO, "tests", "guest-tests")))
     p.add_argument("--ksrc", default=os.environ.get("KSRC", os.path.join(REPO, "kernel")))
+    p.add_argument("--selftests", default=os.environ.get("SELFTEST_DIR", OURS))
     sub = p.add_subparsers(dest="what", required=True)
     b = sub.add_parser("build")
     b.add_argument("--host", action="store_true")
     b.add_argument("--ours", action="store_true")
     r = sub.add_parser("run")
     r.add_argument("--host", action="store_true")
-    bo = sub.add_parser("boots")
-    bo.add_argument("--known")
-    bo.add_argument("only", nargs="*")
+    for name in ("boots", "guest"):
+        bo = sub.add_parser(name)
+        bo.add_argument("--known")
+        bo.add_argument("only", nargs="*")
     a = p.parse_args(argv)
     try:
         tests = load(a.manifest)
     except (ManifestError, OSError) as e:
         print(f"manifest: {e}", file=sys.stderr)
         return 2
-    if a.what == "boots":
+    if a.what in ("boots", "guest"):
         names = {t.name for t in tests}
         for name in a.only:
             if name not in names:
                 print(f"manifest: no test named '{name}' in {a.manifest}", file=sys.stderr)
                 return 2
-        for cpus, seconds, these in boots(tests, flaky_names(a.known), set(a.only)):
+        flaky = flaky_names(a.known)
+        if a.what == "guest":
+            for t in tests:
+                if not a.only or t.name in a.only:
+                    tries = FLAKY_TRIES if t.name in flaky else 1
+                    print(f"{t.name}\t{t.timeout}\t{t.hugepages}\t{tries}\t{' '.join(t.argv)}")
+            return 0
+        for cpus, seconds, these in boots(tests, flaky, set(a.only)):
             print(f"{cpus}\t{seconds}\t{' '.join(these)}")
         return 0
     if getattr(a, "host", False):
@@ -160,9 +188,9 @@ def main(argv=None):
     if a.what == "build":
         done = set()
         for t in tests:
-            if t.built and t.binary not in done and (not a.ours or t.ours()):
+            if t.built and t.binary not in done and (not a.ours or t.ours(a.selftests)):
                 done.add(t.binary)
-                print(f"{t.binary}\t{' '.join(t.sources(a.ksrc))}\t{' '.join(t.libs())}")
+                print(f"{t.binary}\t{' '.join(t.sources(a.ksrc, a.selftests))}\t{' '.join(t.libs())}")
     else:
         for t in tests:
             print(f"{t.name}\t{t.timeout}\t{' '.join(t.argv)}")

@@ -44,3 +44,31 @@ class LibSh(unittest.TestCase):
         soak = bash('echo "$KOBJ|${KSNIPPETS[*]}"', BUILD="/b", FLAVOR="soak")
         self.assertEqual(main.stdout.strip(), f"/b/kernel-obj|{REPO}/Kconfig.snippet")
         self.assertEqual(soak.stdout.strip(), f"/b/kernel-obj-soak|{REPO}/Kconfig.snippet {REPO}/Kconfig.soak")
+
+    def test_each_base_has_its_tree_build_series_and_selftest_directory(self):
+        show = 'echo "$KSRC|$BUILD|$PATCHES|$SELFTEST_DIR|$BASE_TAG|$DEBIAN_TARBALL|${MANIFEST#$REPO/}"'
+        env = {k: v for k, v in os.environ.items() if k not in ("KSRC", "BUILD", "PATCHES", "BASE")}
+        main = subprocess.run(["bash", "-c", f'. "{REPO}/scripts/lib.sh"\n{show}'], capture_output=True,
+                              text=True, env=env)
+        old = subprocess.run(["bash", "-c", f'. "{REPO}/scripts/lib.sh"\n{show}'], capture_output=True,
+                             text=True, env=dict(env, BASE="6.1"))
+        self.assertEqual(main.stdout.strip(), f"{REPO}/kernel|{REPO}/build|{REPO}/patches|tools/testing/selftests/mm|"
+                         "debian-6.12-base|/usr/src/linux-source-6.12.tar.xz|tests/guest-tests")
+        self.assertEqual(old.stdout.strip(), f"{REPO}/kernel-6.1|{REPO}/build/6.1|{REPO}/patches/6.1|"
+                         "tools/testing/selftests/vm|debian-6.1-base|/usr/src/linux-source-6.1.tar.xz|"
+                         "tests/guest-tests-6.1")
+
+    def test_an_unknown_base_is_named(self):
+        p = bash("echo reached", BASE="5.10")
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn("reached", p.stdout)
+        self.assertIn("BASE=5.10: the bases are 6.12 (the default) and 6.1", p.stderr)
+
+    def test_the_shared_selftests_go_to_selftests_vm_on_61_and_61s_own_nowhere_else(self):
+        main = dict(l.split("\t") for l in bash("repo_kernel_paths", BASE="6.12").stdout.splitlines())
+        old = dict(l.split("\t") for l in bash("repo_kernel_paths", BASE="6.1").stdout.splitlines())
+        mm, vm = "tools/testing/selftests/mm/", "tools/testing/selftests/vm/"
+        self.assertEqual(main[mm + "thp_vma.c"], mm + "thp_vma.c")
+        self.assertFalse([p for p in main if p.startswith(vm)])
+        self.assertEqual(old[mm + "thp_vma.c"], vm + "thp_vma.c")
+        self.assertEqual(old[vm + "thp_settings.c"], vm + "thp_settings.c")

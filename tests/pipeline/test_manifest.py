@@ -69,6 +69,16 @@ class Reading(unittest.TestCase):
         self.assertTrue(t.ours())
         self.assertFalse(self.load("cow 60 cow\n")[0].ours())
 
+    def test_a_61_source_is_61s_own_then_the_shared_one_then_the_trees(self):
+        t = self.load("madv_clr_hugepage 60 with=thp_vma.c,uffd-common.c madv_clr_hugepage\n")[0]
+        vm = "tools/testing/selftests/vm"
+        ours, ours61 = os.path.join(REPO, manifest.OURS), os.path.join(REPO, vm)
+        self.assertEqual(t.sources("/k", vm), [f"{ours}/madv_clr_hugepage.c", f"{ours}/thp_vma.c",
+                                               f"{ours61}/uffd-common.c", f"/k/{vm}/vm_util.c",
+                                               f"{ours61}/thp_settings.c"])
+        self.assertTrue(t.ours(vm))
+        self.assertFalse(self.load("khugepaged 60 khugepaged\n")[0].ours(vm))
+
     def test_boots_group_by_cpus_and_count_flaky_tries(self):
         tests = self.load(EXAMPLE)
         self.assertEqual(manifest.boots(tests, {"up"}),
@@ -84,6 +94,14 @@ class Cli(unittest.TestCase):
         self.assertEqual([r[0] for r in rows], ["ours", "up", "up3"])
         self.assertEqual(rows[1][2], "-luring")
         self.assertTrue(rows[1][1].startswith(f"/k/{manifest.OURS}/up.c "))
+
+    def test_the_guest_gets_each_test_with_its_pool_and_tries_and_nothing_to_parse(self):
+        with tempfile.NamedTemporaryFile("w") as known:
+            known.write('up  flaky  "case"  a race\n')
+            known.flush()
+            rc, out, _ = run(EXAMPLE, "guest", "--known", known.name, "up", "script")
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.splitlines(), ["up\t120\t16\t4\tup -d 20", "script\t60\t0\t1\t./tests/a/script"])
 
     def test_run_lists_commands_without_requirements(self):
         rc, out, _ = run(EXAMPLE, "run")
@@ -110,6 +128,13 @@ class TheManifest(unittest.TestCase):
                          ["madv_clr_hugepage", "madv_clr_hugepage_stress", "thp_disable_prctl"])
         self.assertEqual([t.name for t in self.tests if t.host],
                          ["madv_clr_hugepage", "madv_clr_hugepage_stress", "thp_disable_prctl"])
+
+    def test_the_61_manifest_runs_the_series_selftests_in_the_guest_only(self):
+        tests = manifest.load(os.path.join(REPO, "tests", "guest-tests-6.1"))
+        vm = "tools/testing/selftests/vm"
+        self.assertEqual([t.name for t in tests if t.ours(vm)],
+                         ["madv_clr_hugepage", "madv_clr_hugepage_stress", "thp_disable_prctl"])
+        self.assertEqual([t.name for t in tests if t.host], [])
 
     def test_every_repo_script_exists(self):
         for t in self.tests:

@@ -86,12 +86,13 @@ struct test_area {
 	int vmas;	/* VMAs of the process with the area mapped, unadvised */
 };
 
-static void area_setup(struct __test_metadata *_metadata, struct test_area *t)
+/* False when it skipped the test; a failed assertion does not return. */
+static bool area_setup(struct __test_metadata *_metadata, struct test_area *t)
 {
 	if (!thp_configured())
-		SKIP(return, "THP not configured: no " THP_SYSFS_DIR);
+		SKIP(return false, "THP not configured: no " THP_SYSFS_DIR);
 	if (!madv_clr_hugepage_supported())
-		SKIP(return, "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
+		SKIP(return false, "MADV_CLR_HUGEPAGE not supported by this kernel (EINVAL)");
 	t->pmd_size = read_pmd_pagesize();
 	ASSERT_NE(t->pmd_size, 0);
 	t->size = NR_PMDS * t->pmd_size;
@@ -99,6 +100,7 @@ static void area_setup(struct __test_metadata *_metadata, struct test_area *t)
 				   &t->reservation_size);
 	ASSERT_NE(t->area, MAP_FAILED);
 	t->vmas = vma_count();
+	return true;
 }
 
 static void area_teardown(struct test_area *t)
@@ -155,8 +157,7 @@ FIXTURE_SETUP(advised)
 {
 	struct smaps_vma vma;
 
-	area_setup(_metadata, &self->t);
-	if (_metadata->exit_code || !variant->advice)
+	if (!area_setup(_metadata, &self->t) || !variant->advice)
 		return;
 	ASSERT_EQ(madvise(self->t.area, self->t.size, variant->advice), 0);
 	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
@@ -318,7 +319,7 @@ TEST_F_TIMEOUT(clr, restore_sequence_keeps_holes, 180)
 		EXPECT_EQ(madvise(self->t.area + off, pmd, MADV_COLLAPSE), -1)
 			TH_LOG("MADV_COLLAPSE collapsed a uffd-armed range with holes");
 		/* A pte_none in a uffd-armed VMA: SCAN_EXCEED_NONE_PTE. */
-		EXPECT_EQ(errno, EBUSY);
+		EXPECT_EQ(errno, MADV_COLLAPSE_NONE_PTE_ERRNO);
 	}
 	ASSERT_TRUE(smaps_vma_at(self->t.area, &vma));
 	EXPECT_EQ(vma.anon_huge_kb, 0);
