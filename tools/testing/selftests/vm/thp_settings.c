@@ -28,16 +28,24 @@ static const char * const thp_defrag_strings[] = {
 	"always", "defer", "defer+madvise", "madvise", "never", NULL
 };
 
+/* @name's file under THP_SYSFS, its path in @path; failing is fatal. */
+static int open_sysfs(const char *name, int flags, char *path, size_t len)
+{
+	int fd;
+
+	snprintf(path, len, THP_SYSFS "%s", name);
+	fd = open(path, flags);
+	if (fd < 0)
+		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
 static void read_sysfs(const char *name, char *buf, size_t len)
 {
 	char path[256];
+	int fd = open_sysfs(name, O_RDONLY, path, sizeof(path));
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
 	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
@@ -67,13 +75,9 @@ int thp_read_string(const char *name, const char * const strings[])
 void thp_write_string(const char *name, const char *val)
 {
 	char path[256];
+	int fd = open_sysfs(name, O_WRONLY, path, sizeof(path));
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), THP_SYSFS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
 	n = write(fd, val, strlen(val));
 	close(fd);
 	if (n != (ssize_t)strlen(val))
