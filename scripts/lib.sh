@@ -17,12 +17,14 @@ case $BASE in
 	PATCHES=${PATCHES:-$REPO/patches}
 	SELFTEST_DIR=tools/testing/selftests/mm
 	SERIES_NOTES=$REPO/scripts/series-notes
+	BACKPORT_RULES=
 	MANIFEST=$REPO/tests/guest-tests ;;
 6.1)	KSRC=${KSRC:-$REPO/kernel-6.1}
 	BUILD=${BUILD:-$REPO/build/6.1}
 	PATCHES=${PATCHES:-$REPO/patches/6.1}
 	SELFTEST_DIR=tools/testing/selftests/vm
 	SERIES_NOTES=$REPO/scripts/series-notes-6.1
+	BACKPORT_RULES=$REPO/scripts/backport-6.1
 	MANIFEST=$REPO/tests/guest-tests-6.1 ;;
 *)	printf '%s: BASE=%s: the bases are 6.12 (the default) and 6.1\n' "${0##*/}" "$BASE" >&2
 	exit 2 ;;
@@ -86,6 +88,23 @@ repo_kernel_paths() {
 		*)	printf '%s\t%s\n' "$path" "$path" ;;
 		esac
 	done
+}
+
+# repo_source SRC PATH: the file with what the series carries at PATH for
+# the repo's SRC: SRC itself, or, where the base's backport rules
+# (scripts/backport-6.1) change that file, SRC with them applied, written
+# to $BUILD/backport/.
+repo_source() {
+	local src=$1 name=${2##*/} out
+	if [ -z "$BACKPORT_RULES" ] || ! cut -f1 "$BACKPORT_RULES" | grep -qxF -- "$name"; then
+		printf '%s\n' "$REPO/$src"
+		return
+	fi
+	out=$BUILD/backport/$name
+	mkdir -p "$BUILD/backport"
+	"$REPO/scripts/series.py" backport "$BACKPORT_RULES" "$REPO/$src" "$name" > "$out.new" || return 1
+	cmp -s "$out.new" "$out" && rm "$out.new" || mv "$out.new" "$out"
+	printf '%s\n' "$out"
 }
 
 # The guest selftests tests/guest-tests names, all built.

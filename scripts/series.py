@@ -12,6 +12,10 @@
     scripts/series.py check-sync REPO-FILE PATH PATCH-DIR
         prints why REPO-FILE is not what the series adds at PATH, nothing
         when it is
+    scripts/series.py backport RULES REPO-FILE NAME
+        REPO-FILE as a backport carries it under the file name NAME: the
+        RULES lines "NAME<TAB>OLD<TAB>NEW" for NAME applied in order, each
+        OLD a literal that must occur exactly once ('#' starts a comment)
 """
 import glob
 import re
@@ -106,6 +110,31 @@ def sync_problem(repo_text, path, patches):
     return "no patch of the series adds it: add it to the series and run scripts/export"
 
 
+def parse_rules(text):
+    """[(name, old, new)] of a backport rules file."""
+    rules = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not all(fields):
+            raise ValueError(f"rules line {n}: want NAME<TAB>OLD<TAB>NEW, got {line!r}")
+        rules.append(tuple(fields))
+    return rules
+
+
+def backport(rules, name, text):
+    for rule_name, old, new in rules:
+        if rule_name != name:
+            continue
+        found = text.count(old)
+        if found != 1:
+            raise ValueError(f"{name}: {old!r} occurs {found} times, the rule wants it once: "
+                             "the shared source changed, mend the rule")
+        text = text.replace(old, new)
+    return text
+
+
 def main(argv):
     what, args = (argv[0], argv[1:]) if argv else ("", [])
     try:
@@ -122,6 +151,8 @@ def main(argv):
                     write(path, text)
             if notes:
                 sys.exit("scripts/series-notes names no patch of the series: " + ", ".join(notes))
+        elif what == "backport" and len(args) == 3:
+            sys.stdout.write(backport(parse_rules(read(args[0])), args[2], read(args[1])))
         elif what == "check-sync" and len(args) == 3:
             patches = [(p.rsplit("/", 1)[1], read(p)) for p in sorted(glob.glob(args[2] + "/0*.patch"))]
             why = sync_problem(read(args[0]), args[1], patches)

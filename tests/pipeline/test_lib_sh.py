@@ -72,3 +72,16 @@ class LibSh(unittest.TestCase):
         self.assertFalse([p for p in main if p.startswith(vm)])
         self.assertEqual(old[mm + "thp_vma.c"], vm + "thp_vma.c")
         self.assertEqual(old[vm + "thp_settings.c"], vm + "thp_settings.c")
+
+    def test_a_shared_source_is_carried_into_61_with_the_backport_rules_applied(self):
+        with tempfile.TemporaryDirectory() as d:
+            mm = "tools/testing/selftests/mm/madv_clr_hugepage.c"
+            main = bash(f'repo_source {mm} {mm}', BASE="6.12", BUILD=d)
+            old = bash(f'repo_source {mm} tools/testing/selftests/vm/madv_clr_hugepage.c', BASE="6.1", BUILD=d)
+            other = bash(f'repo_source tools/testing/selftests/mm/thp_vma.c tools/testing/selftests/vm/thp_vma.c',
+                         BASE="6.1", BUILD=d)
+            self.assertEqual(main.stdout.strip(), f"{REPO}/{mm}")
+            self.assertEqual(old.stdout.strip(), f"{d}/backport/madv_clr_hugepage.c")
+            self.assertEqual(other.stdout.strip(), f"{REPO}/tools/testing/selftests/mm/thp_vma.c")
+            with open(f"{d}/backport/madv_clr_hugepage.c") as f:
+                self.assertIn("EXPECT_EQ(errno, EINVAL);", f.read())

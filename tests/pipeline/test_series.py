@@ -74,3 +74,33 @@ class Series(unittest.TestCase):
         self.assertIn("\n\nThe text.\n\nA Name (6):\n  new\n", text)
         with self.assertRaises(ValueError):
             series.keep_cover(old, new.replace("*** BLURB HERE ***", ""))
+
+
+class Backport(unittest.TestCase):
+    RULES = "# a comment\nx.c\tEBUSY);\tEINVAL);\ny.c\tone\ttwo\n"
+
+    def test_a_rule_changes_its_file_only(self):
+        rules = series.parse_rules(self.RULES)
+        self.assertEqual(series.backport(rules, "x.c", "a(EBUSY);\nb;\n"), "a(EINVAL);\nb;\n")
+        self.assertEqual(series.backport(rules, "z.c", "a(EBUSY);\n"), "a(EBUSY);\n")
+
+    def test_a_rule_that_no_longer_matches_once_is_an_error_naming_it(self):
+        rules = series.parse_rules(self.RULES)
+        for text, times in (("nothing\n", 0), ("EBUSY);EBUSY);\n", 2)):
+            with self.assertRaises(ValueError) as e:
+                series.backport(rules, "x.c", text)
+            self.assertIn(f"'EBUSY);' occurs {times} times", str(e.exception))
+
+    def test_a_malformed_rule_is_named_by_line(self):
+        with self.assertRaises(ValueError) as e:
+            series.parse_rules("x.c\tonly two fields\n")
+        self.assertIn("rules line 1", str(e.exception))
+
+    def test_the_61_rules_apply_to_todays_shared_source(self):
+        with open(os.path.join(REPO, "scripts", "backport-6.1")) as f:
+            rules = series.parse_rules(f.read())
+        with open(os.path.join(REPO, "tools/testing/selftests/mm/madv_clr_hugepage.c")) as f:
+            shared = f.read()
+        ported = series.backport(rules, "madv_clr_hugepage.c", shared)
+        self.assertIn("EXPECT_EQ(errno, EINVAL);\n", ported)
+        self.assertEqual(len(ported.splitlines()), len(shared.splitlines()))

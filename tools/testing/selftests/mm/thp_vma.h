@@ -13,15 +13,6 @@
 #ifndef MADV_CLR_HUGEPAGE
 #define MADV_CLR_HUGEPAGE 26
 #endif
-/*
- * What MADV_COLLAPSE fails with where it may not fill a pte_none
- * (SCAN_EXCEED_NONE_PTE), as in a userfaultfd-armed VMA. Kernels that
- * map that to another errno define this first: 6.1, where these tests are
- * backported, returns EINVAL.
- */
-#ifndef MADV_COLLAPSE_NONE_PTE_ERRNO
-#define MADV_COLLAPSE_NONE_PTE_ERRNO EBUSY
-#endif
 
 #define THP_SYSFS_DIR "/sys/kernel/mm/transparent_hugepage"
 

@@ -160,12 +160,13 @@ void thp_push_settings(struct thp_settings *s)
 	thp_write_settings(thp_current_settings());
 }
 
+/* As 6.12's: what is on top after the pop is written; there must be one. */
 void thp_pop_settings(void)
 {
 	if (settings_index <= 0)
 		ksft_exit_fail_msg("%s(): nothing pushed\n", __func__);
 	--settings_index;
-	thp_write_settings(settings_index ? thp_current_settings() : &saved_settings);
+	thp_write_settings(thp_current_settings());
 }
 
 void thp_save_settings(void)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * THP sysfs settings, saved, changed and put back: the part of the
- * interface of selftests/mm/thp_settings.h (6.7) that the MADV_CLR_HUGEPAGE
+ * interface of 6.12's selftests/mm/thp_settings.h that the MADV_CLR_HUGEPAGE
  * and PR_SET_THP_DISABLE tests use, written for 6.1 so that they build
  * unchanged. 6.1 has one THP size: hugepages[] is accepted for every
  * order, and the PMD order's entry, when it is not THP_INHERIT, decides
@@ -26,12 +26,6 @@ enum thp_defrag {
 	THP_DEFRAG_MADVISE,
 	THP_DEFRAG_NEVER,
 };
-
-/*
- * 6.1's MADV_COLLAPSE fails with EINVAL where it may not fill a pte_none
- * (SCAN_EXCEED_NONE_PTE); 6.12's with EBUSY, thp_vma.h's default.
- */
-#define MADV_COLLAPSE_NONE_PTE_ERRNO EINVAL
 
 #define NR_ORDERS 20
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The userfaultfd_open() of selftests/mm/uffd-common.h (6.5), for the
+ * The userfaultfd_open() of 6.12's selftests/mm/uffd-common.h, for the
  * MADV_CLR_HUGEPAGE tests on 6.1, where userfaultfd.c keeps its helpers
- * to itself.
+ * to itself. Unlike 6.12's it does not ask for UFFD_USER_MODE_ONLY, so an
+ * unprivileged run needs vm.unprivileged_userfaultfd=1, as the tests'
+ * skip message says.
  */
 #ifndef __UFFD_COMMON_H__
 #define __UFFD_COMMON_H__
