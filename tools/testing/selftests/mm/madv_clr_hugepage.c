@@ -28,7 +28,7 @@
 #include "../kselftest_harness.h"
 #include "thp_settings.h"
 #include "thp_vma.h"
-#include "uffd-common.h"	/* and vm_util.h, which has no include guard */
+#include "uffd-common.h"	/* and vm_util.h */
 
 #define NR_PMDS		4
 
